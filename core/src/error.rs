@@ -1,0 +1,202 @@
+//! The error every waiter of a failed attempt shares.
+//!
+//! One attempt can have thousands of waiters, and all of them must see the
+//! same outcome, so [`Error`] is a cheap, cloneable handle. It never holds a
+//! secret: transports and parsers put only codes, statuses and descriptions
+//! from the server in it.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::fmt;
+use core::time::Duration;
+
+use crate::oauth_error::OAuthError;
+
+/// Whether retrying can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Retry {
+    /// A passing fault: the network, a 5xx, a 429, a timeout. Retried with
+    /// exponential backoff and full jitter.
+    Transient,
+    /// Retrying the same request will fail the same way (`invalid_client`,
+    /// `invalid_grant`, an unparseable response). Reaches callers at once and
+    /// slows retries to the backoff cap, but never stops refresh for good:
+    /// an operator may fix the secret without restarting the service.
+    Permanent,
+}
+
+/// What went wrong with an attempt to fetch a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The token endpoint answered with an OAuth2 error (RFC 6749 §5.2).
+    OAuth(OAuthError),
+    /// The token endpoint answered with an error status and no OAuth2 error
+    /// code (a bare 429, a 502 page from a proxy).
+    Status {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The response could not be understood (HTML, truncated JSON, no
+    /// `access_token`, an absurd lifetime, an unsupported `token_type`).
+    InvalidResponse(String),
+    /// The body was larger than the configured limit; it was not read.
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request did not reach the server or the reply did not come back
+    /// (refused, reset, DNS, TLS, a refused redirect).
+    Transport(String),
+    /// The attempt took longer than the policy's attempt timeout.
+    Timeout {
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+    /// The source brought back the token already held, or one that expires
+    /// no later: a cache sits between freshen and the network.
+    NoProgress,
+    /// The token's usable life was already over when it arrived (a lifetime
+    /// shorter than the round trip plus the safety margin).
+    ExpiredOnArrival,
+    /// The token source panicked.
+    SourcePanicked,
+    /// The cache was shut down while the caller waited.
+    Closed,
+    /// The caller's request to the source was malformed or misconfigured.
+    Config(String),
+}
+
+/// A shared, cloneable error from one attempt. Every waiter of the attempt
+/// gets a clone of the same value.
+#[derive(Clone)]
+pub struct Error(Arc<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    retry: Retry,
+    retry_after: Option<Duration>,
+}
+
+impl Error {
+    /// An error with an explicit classification.
+    pub fn new(kind: ErrorKind, retry: Retry) -> Self {
+        Error(Arc::new(Inner {
+            kind,
+            retry,
+            retry_after: None,
+        }))
+    }
+
+    /// A transient error.
+    pub fn transient(kind: ErrorKind) -> Self {
+        Self::new(kind, Retry::Transient)
+    }
+
+    /// A permanent error.
+    pub fn permanent(kind: ErrorKind) -> Self {
+        Self::new(kind, Retry::Permanent)
+    }
+
+    /// Adds the server's `Retry-After` (or rate-limit reset) hint.
+    pub fn with_retry_after(self, after: Duration) -> Self {
+        let inner = Inner {
+            kind: self.0.kind.clone(),
+            retry: self.0.retry,
+            retry_after: Some(after),
+        };
+        Error(Arc::new(inner))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// Whether retrying can help.
+    pub fn retry(&self) -> Retry {
+        self.0.retry
+    }
+
+    /// Whether retrying the same request will fail the same way.
+    pub fn is_permanent(&self) -> bool {
+        self.0.retry == Retry::Permanent
+    }
+
+    /// How long the server asked us to wait before the next attempt.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// Whether two handles are clones of one error (the same attempt).
+    pub fn same_as(&self, other: &Error) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind == other.0.kind
+            && self.0.retry == other.0.retry
+            && self.0.retry_after == other.0.retry_after
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("retry", &self.0.retry)
+            .field("retry_after", &self.0.retry_after)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.kind {
+            ErrorKind::OAuth(e) => write!(f, "token endpoint refused: {e}")?,
+            ErrorKind::Status { status } => write!(
+                f,
+                "token endpoint answered HTTP {status} with no OAuth2 error"
+            )?,
+            ErrorKind::InvalidResponse(why) => write!(f, "invalid token response: {why}")?,
+            ErrorKind::ResponseTooLarge { limit } => {
+                write!(f, "token response larger than the {limit}-byte limit")?
+            }
+            ErrorKind::Transport(why) => write!(f, "could not reach the token endpoint: {why}")?,
+            ErrorKind::Timeout { after } => write!(f, "token request timed out after {after:?}")?,
+            ErrorKind::NoProgress => f.write_str(
+                "token source returned the token already held (or one expiring no later); \
+                 is a cache wrapped around it?",
+            )?,
+            ErrorKind::ExpiredOnArrival => {
+                f.write_str("token arrived with no usable lifetime left")?
+            }
+            ErrorKind::SourcePanicked => f.write_str("token source panicked")?,
+            ErrorKind::Closed => f.write_str("token cache was shut down")?,
+            ErrorKind::Config(why) => write!(f, "token request misconfigured: {why}")?,
+        }
+        if let Some(after) = self.0.retry_after {
+            write!(f, " (server asks to retry after {}s)", after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_are_the_same_error() {
+        let e = Error::transient(ErrorKind::NoProgress);
+        let c = e.clone();
+        assert!(e.same_as(&c));
+        assert!(!e.same_as(&Error::transient(ErrorKind::NoProgress)));
+        assert_eq!(e, Error::transient(ErrorKind::NoProgress));
+    }
+}

@@ -1,0 +1,379 @@
+//! When to refresh, how long to trust a token, how to back off.
+//!
+//! Everything here is a pure function of a token's lifetime, the instant its
+//! request was sent and a random value the caller passes in. The defaults are
+//! those of DESIGN.md; every number can be changed through [`PolicyBuilder`],
+//! which refuses a combination that cannot work.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::time::{Instant, scale_by_ppm, scale_by_random};
+
+/// The refresh policy. Build one with [`Policy::builder`], or use
+/// [`Policy::default`] for the defaults of DESIGN.md.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    margin: Duration,
+    max_lead: Duration,
+    min_stale_window: Duration,
+    jitter_ppm: u32,
+    backoff_initial: Duration,
+    backoff_cap: Duration,
+    max_retry_after: Duration,
+    attempt_timeout: Duration,
+    default_lifetime: Duration,
+    serve_expired_for: Option<Duration>,
+    prefetch: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            margin: Duration::from_secs(60),
+            max_lead: Duration::from_secs(20 * 60),
+            min_stale_window: Duration::from_secs(30),
+            jitter_ppm: 200_000,
+            backoff_initial: Duration::from_secs(5),
+            backoff_cap: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(5 * 60),
+            attempt_timeout: Duration::from_secs(30),
+            default_lifetime: DEFAULT_LIFETIME,
+            serve_expired_for: None,
+            prefetch: false,
+        }
+    }
+}
+
+/// The lifetime assumed for a token whose response states none (Salesforce,
+/// classic GitHub OAuth apps).
+///
+/// 15 minutes: no lifetime means "until the server says otherwise", so the
+/// guess only decides how often freshen re-asks. 15 minutes is the shortest
+/// session timeout the common providers let an administrator set (Salesforce's
+/// minimum), so a token is renewed before any such policy can end it, while a
+/// fleet costs the endpoint only a handful of calls an hour. A 401 still
+/// evicts such a token at once through invalidation.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// A policy that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The safety margin is not shorter than the longest refresh lead, so a
+    /// long-lived token would become unusable before its refresh was due.
+    MarginNotBelowLead {
+        /// The configured margin.
+        margin: Duration,
+        /// The configured longest lead.
+        max_lead: Duration,
+    },
+    /// Jitter must be a fraction in `[0, 1)`.
+    JitterOutOfRange,
+    /// A duration that must be positive is zero.
+    Zero(&'static str),
+    /// The first backoff step is longer than the backoff cap.
+    BackoffInitialAboveCap {
+        /// The first step.
+        initial: Duration,
+        /// The cap.
+        cap: Duration,
+    },
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::MarginNotBelowLead { margin, max_lead } => write!(
+                f,
+                "margin ({margin:?}) must be shorter than the longest refresh lead ({max_lead:?})"
+            ),
+            PolicyError::JitterOutOfRange => f.write_str("jitter must be in [0, 1)"),
+            PolicyError::Zero(what) => write!(f, "{what} must be longer than zero"),
+            PolicyError::BackoffInitialAboveCap { initial, cap } => write!(
+                f,
+                "first backoff step ({initial:?}) must not exceed the backoff cap ({cap:?})"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PolicyError {}
+
+/// The timeline of one token, computed once when it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// When the request that brought the token was sent: the round trip
+    /// counts against the token.
+    pub sent_at: Instant,
+    /// `sent_at + lifetime`.
+    pub expires_at: Instant,
+    /// `expires_at - margin`: never handed out at or after this.
+    pub usable_until: Instant,
+    /// The jittered point from which a call starts a background refresh.
+    pub refresh_at: Instant,
+    /// The refresh lead this token got (before jitter).
+    pub lead: Duration,
+}
+
+impl Policy {
+    /// A builder starting from the defaults.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder(Policy::default())
+    }
+
+    /// The safety margin for a token of lifetime `lifetime`: the configured
+    /// margin, clamped to a quarter of the lifetime for short-lived tokens.
+    pub fn margin_for(&self, lifetime: Duration) -> Duration {
+        self.margin.min(lifetime / 4)
+    }
+
+    /// The refresh lead for a token of lifetime `lifetime`:
+    /// `min(L/2, max_lead)`, raised to `margin + min_stale_window` where the
+    /// lifetime allows (the stale window, in which a refresh runs while the
+    /// held token is still served, never closes before it opens).
+    pub fn lead_for(&self, lifetime: Duration) -> Duration {
+        let margin = self.margin_for(lifetime);
+        let base = (lifetime / 2).min(self.max_lead);
+        let floor = margin
+            .saturating_add(self.min_stale_window)
+            .min(lifetime.saturating_sub(margin));
+        base.max(floor)
+    }
+
+    /// The timeline of a token whose request was sent at `sent_at`, with
+    /// lifetime `lifetime` and an optional server hint `refresh_in`.
+    /// `random` places the refresh point uniformly in
+    /// `[expires_at - lead, expires_at - (1 - jitter) * lead]`, so a fleet
+    /// started in one second spreads its refreshes out. A hint earlier than
+    /// that wins.
+    pub fn schedule(
+        &self,
+        sent_at: Instant,
+        lifetime: Duration,
+        refresh_in: Option<Duration>,
+        random: u64,
+    ) -> Schedule {
+        let margin = self.margin_for(lifetime);
+        let lead = self.lead_for(lifetime);
+        let expires_at = sent_at.saturating_add(lifetime);
+        let jitter = scale_by_random(scale_by_ppm(lead, self.jitter_ppm), random);
+        let mut refresh_at = expires_at.saturating_sub(lead).saturating_add(jitter);
+        if let Some(hint) = refresh_in {
+            refresh_at = refresh_at.min(sent_at.saturating_add(hint));
+        }
+        Schedule {
+            sent_at,
+            expires_at,
+            usable_until: expires_at.saturating_sub(margin),
+            refresh_at,
+            lead,
+        }
+    }
+
+    /// The backoff cap when the current token's lead is `lead`:
+    /// `min(backoff_cap, lead / 10)`, or the configured cap when no token was
+    /// ever held.
+    pub fn backoff_cap_for(&self, lead: Option<Duration>) -> Duration {
+        match lead {
+            Some(lead) => self.backoff_cap.min(lead / 10),
+            None => self.backoff_cap,
+        }
+    }
+
+    /// The largest delay [`Policy::backoff_delay`] can return after
+    /// `failures` consecutive failures: the exponential ceiling
+    /// `min(cap, initial * 2^(failures-1))`, or the cap for a permanent error,
+    /// raised to the server's `retry_after` up to `max_retry_after`.
+    pub fn backoff_ceiling(
+        &self,
+        failures: u32,
+        lead: Option<Duration>,
+        permanent: bool,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        let cap = self.backoff_cap_for(lead);
+        let exp = if permanent {
+            cap
+        } else {
+            let doublings = failures.saturating_sub(1).min(63);
+            let factor = 1u64 << doublings;
+            let step = self
+                .backoff_initial
+                .checked_mul(u32::try_from(factor).unwrap_or(u32::MAX))
+                .unwrap_or(Duration::MAX);
+            step.min(cap)
+        };
+        exp.max(self.clamped_retry_after(retry_after))
+    }
+
+    /// The wait before the next attempt after `failures` consecutive failures
+    /// (at least 1). Transient errors get full jitter: uniform in
+    /// `[0, min(cap, initial * 2^(failures-1))]`. Permanent errors slow
+    /// retries to the cap, with equal jitter (`[cap/2, cap]`) so a fleet whose
+    /// secret was revoked does not retry in step. A server's `Retry-After` is
+    /// honoured as a lower bound, up to `max_retry_after`.
+    pub fn backoff_delay(
+        &self,
+        failures: u32,
+        lead: Option<Duration>,
+        permanent: bool,
+        retry_after: Option<Duration>,
+        random: u64,
+    ) -> Duration {
+        let ceiling = self.backoff_ceiling(failures, lead, false, None);
+        let drawn = if permanent {
+            let cap = self.backoff_cap_for(lead);
+            let half = cap / 2;
+            half.saturating_add(scale_by_random(cap.saturating_sub(half), random))
+        } else {
+            scale_by_random(ceiling, random)
+        };
+        drawn.max(self.clamped_retry_after(retry_after))
+    }
+
+    fn clamped_retry_after(&self, retry_after: Option<Duration>) -> Duration {
+        retry_after
+            .unwrap_or(Duration::ZERO)
+            .min(self.max_retry_after)
+    }
+
+    /// The configured safety margin (before clamping to `L/4`).
+    pub fn margin(&self) -> Duration {
+        self.margin
+    }
+    /// The longest refresh lead.
+    pub fn max_lead(&self) -> Duration {
+        self.max_lead
+    }
+    /// How long every attempt may take before it counts as failed.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+    /// The lifetime assumed when a response states none.
+    pub fn default_lifetime(&self) -> Duration {
+        self.default_lifetime
+    }
+    /// How long past `usable_until` a held token may still be served while
+    /// no refresh succeeds; `None` (the default) means never.
+    pub fn serve_expired_for(&self) -> Option<Duration> {
+        self.serve_expired_for
+    }
+    /// Whether drivers refresh at `refresh_at` even with no traffic.
+    pub fn prefetch(&self) -> bool {
+        self.prefetch
+    }
+    /// The first backoff step.
+    pub fn backoff_initial(&self) -> Duration {
+        self.backoff_initial
+    }
+}
+
+/// Builds a [`Policy`]; [`PolicyBuilder::build`] validates it.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct PolicyBuilder(Policy);
+
+impl PolicyBuilder {
+    /// Safety margin before expiry (default 60 s, clamped to `L/4`).
+    pub fn margin(mut self, margin: Duration) -> Self {
+        self.0.margin = margin;
+        self
+    }
+    /// Longest refresh lead (default 20 min; the lead is `min(L/2, this)`).
+    pub fn max_lead(mut self, max_lead: Duration) -> Self {
+        self.0.max_lead = max_lead;
+        self
+    }
+    /// Shortest stale window (refresh point to `usable_until`) where the
+    /// lifetime allows (default 30 s).
+    pub fn min_stale_window(mut self, window: Duration) -> Self {
+        self.0.min_stale_window = window;
+        self
+    }
+    /// Fraction of the lead over which refresh points are spread
+    /// (default 0.2). Must be in `[0, 1)`.
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.0.jitter_ppm = if (0.0..1.0).contains(&fraction) {
+            // In range, so the product is below 1e6 and the cast is exact enough.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let ppm = (fraction * 1_000_000.0) as u32;
+            ppm
+        } else {
+            u32::MAX
+        };
+        self
+    }
+    /// First backoff step (default 5 s).
+    pub fn backoff_initial(mut self, initial: Duration) -> Self {
+        self.0.backoff_initial = initial;
+        self
+    }
+    /// Backoff cap (default 60 s; the cap in force is `min(this, lead/10)`).
+    pub fn backoff_cap(mut self, cap: Duration) -> Self {
+        self.0.backoff_cap = cap;
+        self
+    }
+    /// Longest server `Retry-After` honoured (default 5 min).
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.0.max_retry_after = max;
+        self
+    }
+    /// Timeout of every attempt (default 30 s).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.0.attempt_timeout = timeout;
+        self
+    }
+    /// Lifetime assumed when a response states none (default
+    /// [`DEFAULT_LIFETIME`]).
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.0.default_lifetime = lifetime;
+        self
+    }
+    /// Opt in to serving a held token up to `grace` past `usable_until`
+    /// while no refresh succeeds. Off by default: a token past its margin may
+    /// die in flight.
+    pub fn serve_expired_for(mut self, grace: Duration) -> Self {
+        self.0.serve_expired_for = Some(grace);
+        self
+    }
+    /// Opt in to refreshing at `refresh_at` even with no traffic (and
+    /// retrying failed refreshes when their backoff ends).
+    pub fn prefetch(mut self, on: bool) -> Self {
+        self.0.prefetch = on;
+        self
+    }
+
+    /// Checks the policy and returns it.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        let p = self.0;
+        if p.jitter_ppm >= 1_000_000 {
+            return Err(PolicyError::JitterOutOfRange);
+        }
+        for (value, name) in [
+            (p.max_lead, "max_lead"),
+            (p.backoff_initial, "backoff_initial"),
+            (p.backoff_cap, "backoff_cap"),
+            (p.attempt_timeout, "attempt_timeout"),
+            (p.default_lifetime, "default_lifetime"),
+        ] {
+            if value.is_zero() {
+                return Err(PolicyError::Zero(name));
+            }
+        }
+        if p.margin >= p.max_lead {
+            return Err(PolicyError::MarginNotBelowLead {
+                margin: p.margin,
+                max_lead: p.max_lead,
+            });
+        }
+        if p.backoff_initial > p.backoff_cap {
+            return Err(PolicyError::BackoffInitialAboveCap {
+                initial: p.backoff_initial,
+                cap: p.backoff_cap,
+            });
+        }
+        Ok(p)
+    }
+}

@@ -1,0 +1,168 @@
+//! A held token, its phase, and what a source brings back.
+
+use alloc::string::String;
+use core::fmt;
+use core::time::Duration;
+
+use crate::policy::Schedule;
+use crate::secret::Secret;
+use crate::time::Instant;
+
+/// Which token a caller saw: increases by one with every token the cache
+/// accepts. [`crate::Machine::invalidate`] names one, so a late 401 for an old
+/// token cannot evict a newer one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Generation(pub u64);
+
+/// Where a token is on its timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Before `refresh_at`: serve.
+    Fresh,
+    /// From `refresh_at` to `usable_until`: serve, and make sure a refresh runs.
+    Stale,
+    /// From `usable_until` on: never handed out (unless serving past expiry
+    /// is opted in).
+    Expired,
+}
+
+/// An access token accepted by the cache, with its timeline.
+#[derive(Clone)]
+pub struct Token {
+    access: Secret,
+    token_type: Option<String>,
+    generation: Generation,
+    schedule: Schedule,
+}
+
+impl Token {
+    /// A token with a computed schedule. Drivers get tokens from the
+    /// machine; this is public for tests and simulators.
+    pub fn new(
+        access: Secret,
+        token_type: Option<String>,
+        generation: Generation,
+        schedule: Schedule,
+    ) -> Self {
+        Token {
+            access,
+            token_type,
+            generation,
+            schedule,
+        }
+    }
+
+    /// The phase of the token at `now`. The one place that tells fresh from
+    /// stale from expired: the machine and every driver's lock-free read
+    /// path ask this.
+    #[inline]
+    pub fn phase(&self, now: Instant) -> Phase {
+        if now < self.schedule.refresh_at && now < self.schedule.usable_until {
+            Phase::Fresh
+        } else if now < self.schedule.usable_until {
+            Phase::Stale
+        } else {
+            Phase::Expired
+        }
+    }
+
+    /// The access token, for the `Authorization` header. Do not log it.
+    pub fn secret(&self) -> &str {
+        self.access.expose()
+    }
+
+    /// The token type as the server sent it (`None` when it sent none;
+    /// treat that as `Bearer`).
+    pub fn token_type(&self) -> Option<&str> {
+        self.token_type.as_deref()
+    }
+
+    /// The generation of this token, to name it in an invalidation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The token's timeline.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// `expires_at`.
+    pub fn expires_at(&self) -> Instant {
+        self.schedule.expires_at
+    }
+
+    /// `usable_until`: the token is never handed out at or after this.
+    pub fn usable_until(&self) -> Instant {
+        self.schedule.usable_until
+    }
+
+    /// `refresh_at`: the jittered point from which a refresh starts.
+    pub fn refresh_at(&self) -> Instant {
+        self.schedule.refresh_at
+    }
+
+    /// Whether this token has the same access token as `other`.
+    pub fn same_secret(&self, other: &Token) -> bool {
+        self.access == other.access
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access", &self.access)
+            .field("token_type", &self.token_type)
+            .field("generation", &self.generation)
+            .field("schedule", &self.schedule)
+            .finish()
+    }
+}
+
+/// What a token source brings back from one successful request.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Fetched {
+    /// The access token.
+    pub access_token: Secret,
+    /// `token_type` as sent, if any.
+    pub token_type: Option<String>,
+    /// The lifetime (`expires_in`, or an absolute expiry turned into a
+    /// lifetime at receipt); `None` when the response states none.
+    pub lifetime: Option<Duration>,
+    /// A server hint to refresh earlier (`refresh_in`).
+    pub refresh_in: Option<Duration>,
+}
+
+impl Fetched {
+    /// A fetched token with no stated lifetime.
+    pub fn new(access_token: impl Into<Secret>) -> Self {
+        Fetched {
+            access_token: access_token.into(),
+            token_type: None,
+            lifetime: None,
+            refresh_in: None,
+        }
+    }
+
+    /// Sets the lifetime.
+    #[must_use]
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// Sets the token type.
+    #[must_use]
+    pub fn with_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.token_type = Some(token_type.into());
+        self
+    }
+
+    /// Sets the `refresh_in` hint.
+    #[must_use]
+    pub fn with_refresh_in(mut self, refresh_in: Duration) -> Self {
+        self.refresh_in = Some(refresh_in);
+        self
+    }
+}
