@@ -40,9 +40,11 @@ extern crate std;
 pub mod error;
 pub mod event;
 pub mod machine;
+pub mod oauth;
 pub mod oauth_error;
 pub mod policy;
 pub mod secret;
+pub mod source;
 pub mod time;
 pub mod token;
 
@@ -52,5 +54,6 @@ pub use machine::{Decision, Machine, Resolution, Ticket, Timers};
 pub use oauth_error::{ErrorCode, OAuthError};
 pub use policy::{DEFAULT_LIFETIME, Policy, PolicyBuilder, PolicyError, Schedule};
 pub use secret::Secret;
+pub use source::{BlockingTokenSource, TokenSource};
 pub use time::Instant;
 pub use token::{Fetched, Generation, Phase, Token};
