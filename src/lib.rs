@@ -1,7 +1,4 @@
-//! freshen keeps OAuth2 access tokens fresh.
-//!
-//! This is the facade crate: it re-exports the sans-I/O core
-//! ([`freshen_core`]) and, behind features, the drivers and transports.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,11 @@
 //! One test (or a few) per rule of DESIGN.md, named after the rule.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use core::time::Duration;
 use std::sync::Arc;

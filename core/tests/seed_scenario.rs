@@ -2,7 +2,13 @@
 //! caches too (it hands back its previous token until 10 s before that token
 //! expires), beside a well-behaved source. Virtual time, one call a second,
 //! three simulated hours.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use core::time::Duration;
 
