@@ -61,7 +61,9 @@ fn main() {
                     left_on_old,
                     ..
                 } => {
-                    let token = machine.current().expect("just accepted");
+                    let Some(token) = machine.current() else {
+                        continue;
+                    };
                     let s = token.schedule();
                     let left = left_on_old
                         .map(|d| format!(", old token had {}s left", d.as_secs()))
