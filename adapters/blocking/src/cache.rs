@@ -1,0 +1,332 @@
+//! The synchronous cache.
+
+use core::fmt;
+use core::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use freshen_cache::shared::{Attempt, EventSink, Outcome, Shared, Step, into_result};
+use freshen_cache::slot::Slot;
+use freshen_cache::{Clock, MonotonicClock, TokenRef};
+use freshen_core::{
+    AttemptId, BlockingTokenSource, Error, ErrorKind, Event, Instant, Policy, Token,
+};
+
+/// Where refreshes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// On a background thread per attempt (and a timer thread with
+    /// prefetch on). Callers never run a fetch themselves.
+    #[default]
+    Threads,
+    /// On the calling thread, with no thread at all: the first caller that
+    /// needs a refresh runs it. Prefetch does not apply (nothing runs
+    /// between calls).
+    Inline,
+}
+
+/// A synchronous token cache. Cheap to clone; dropping the last clone stops
+/// the timer thread (and joins it).
+pub struct BlockingCache<S, C = MonotonicClock> {
+    handle: Arc<Handle<S, C>>,
+}
+
+impl<S, C> Clone for BlockingCache<S, C> {
+    fn clone(&self) -> Self {
+        BlockingCache {
+            handle: Arc::clone(&self.handle),
+        }
+    }
+}
+
+impl<S, C> fmt::Debug for BlockingCache<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingCache")
+            .field("mode", &self.handle.inner.mode)
+            .field("shared", &self.handle.inner.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Handle<S, C> {
+    inner: Arc<Inner<S, C>>,
+    timer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<S, C> Drop for Handle<S, C> {
+    fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.shared.close();
+        let timer = self
+            .timer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(timer) = timer {
+            let _ = timer.join();
+        }
+    }
+}
+
+struct Inner<S, C> {
+    shared: Shared,
+    source: S,
+    clock: C,
+    mode: Mode,
+    /// With a virtual clock, how often a waiting thread looks at it.
+    tick: Option<Duration>,
+    closed: AtomicBool,
+}
+
+/// Builds a [`BlockingCache`].
+#[must_use]
+pub struct BlockingCacheBuilder<S, C = MonotonicClock> {
+    source: S,
+    clock: C,
+    mode: Mode,
+    policy: Policy,
+    events: Option<EventSink>,
+    seed: Option<u64>,
+    tick: Option<Duration>,
+}
+
+impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
+    /// Where refreshes run (default [`Mode::Threads`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// The refresh policy (default [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// Calls `sink` with every lifecycle event, outside every lock.
+    pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(sink));
+        self
+    }
+    /// Seeds jitter and backoff (for reproducible tests).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+    /// Reads time from `clock` instead of the OS. With a clock that does not
+    /// follow real time (a `ManualClock`), set [`Self::virtual_time_tick`] so
+    /// waiting threads notice its deadlines.
+    pub fn clock<D: Clock>(self, clock: D) -> BlockingCacheBuilder<S, D> {
+        BlockingCacheBuilder {
+            source: self.source,
+            clock,
+            mode: self.mode,
+            policy: self.policy,
+            events: self.events,
+            seed: self.seed,
+            tick: self.tick,
+        }
+    }
+    /// How often a waiting thread re-reads a virtual clock.
+    pub fn virtual_time_tick(mut self, tick: Duration) -> Self {
+        self.tick = Some(tick);
+        self
+    }
+
+    /// Builds the cache; in [`Mode::Threads`] with prefetch on, starts the
+    /// timer thread, which fetches the first token at once.
+    pub fn build(self) -> BlockingCache<S, C> {
+        let prefetch = self.policy.prefetch() && self.mode == Mode::Threads;
+        let inner = Arc::new(Inner {
+            shared: Shared::new(self.policy, self.events, self.seed),
+            source: self.source,
+            clock: self.clock,
+            mode: self.mode,
+            tick: self.tick,
+            closed: AtomicBool::new(false),
+        });
+        let timer = prefetch
+            .then(|| {
+                let inner = Arc::clone(&inner);
+                std::thread::Builder::new()
+                    .name("freshen-timer".into())
+                    .spawn(move || timer_loop(&inner))
+                    .ok()
+            })
+            .flatten();
+        BlockingCache {
+            handle: Arc::new(Handle {
+                inner,
+                timer: Mutex::new(timer),
+            }),
+        }
+    }
+}
+
+impl<S: BlockingTokenSource> BlockingCache<S> {
+    /// A builder for a cache over `source` (threads, OS clock, default policy).
+    pub fn builder(source: S) -> BlockingCacheBuilder<S> {
+        BlockingCacheBuilder {
+            source,
+            clock: MonotonicClock::new(),
+            mode: Mode::Threads,
+            policy: Policy::default(),
+            events: None,
+            seed: None,
+            tick: None,
+        }
+    }
+
+    /// A cache with the defaults.
+    pub fn new(source: S) -> Self {
+        Self::builder(source).build()
+    }
+}
+
+impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
+    /// A usable token. A fresh one is returned at once with no lock; a stale
+    /// one at once too, with a refresh started (in [`Mode::Inline`] the first
+    /// caller to see it stale runs the refresh and returns the new token).
+    /// Only with no usable token does the caller wait for the one attempt in
+    /// flight, up to its timeout.
+    pub fn token(&self) -> Result<TokenRef, Error> {
+        let inner = &self.handle.inner;
+        let now = inner.clock.now();
+        if let Some(token) = inner.shared.cached(now) {
+            return Ok(token);
+        }
+        match inner.shared.decide(now) {
+            Step::Ready(token) => Ok(token),
+            Step::Fail(error) => Err(error),
+            Step::Wait {
+                attempt,
+                slot,
+                deadline,
+            } => inner.wait(attempt, &slot, deadline),
+            Step::Run { attempt, serve } => {
+                let id = attempt.ticket().id();
+                let deadline = attempt.ticket().deadline();
+                let slot = Arc::clone(attempt.slot());
+                match inner.mode {
+                    Mode::Threads => {
+                        spawn_attempt(inner, attempt);
+                        match serve {
+                            Some(token) => Ok(token),
+                            None => inner.wait(id, &slot, deadline),
+                        }
+                    }
+                    Mode::Inline => {
+                        inner.run(&attempt);
+                        match (slot.get(), serve) {
+                            (Some(Ok(fresh)), _) => Ok(fresh.into()),
+                            (_, Some(held)) => Ok(held),
+                            (Some(Err(error)), None) => Err(error),
+                            (None, None) => inner.wait(id, &slot, deadline),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The token if it is fresh now: the lock-free read path.
+    #[inline]
+    pub fn cached(&self) -> Option<TokenRef> {
+        let inner = &self.handle.inner;
+        inner.shared.cached(inner.clock.now())
+    }
+
+    /// Invalidates `token` after the server rejected it (a 401). Ignored —
+    /// `false` — if that token was already replaced.
+    pub fn invalidate(&self, token: &Token) -> bool {
+        self.handle.inner.shared.invalidate(token)
+    }
+}
+
+impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
+    /// Runs one attempt on this thread and reports it.
+    fn run(&self, attempt: &Attempt) {
+        let sent_at = self.clock.now();
+        let outcome = match catch_unwind(AssertUnwindSafe(|| self.source.fetch())) {
+            Ok(result) => Outcome::Fetched(result),
+            Err(_panic) => Outcome::Panicked,
+        };
+        self.shared
+            .complete(attempt, outcome, sent_at, self.clock.now());
+    }
+
+    /// Waits for attempt `id` to leave its outcome in `slot`, timing it out
+    /// at `deadline` on this cache's clock.
+    fn wait(&self, id: AttemptId, slot: &Slot, deadline: Instant) -> Result<TokenRef, Error> {
+        loop {
+            let now = self.clock.now();
+            if now >= deadline {
+                self.shared.time_out(id, now);
+                return match slot.get() {
+                    Some(resolution) => into_result(resolution),
+                    None => Err(Error::transient(ErrorKind::Timeout {
+                        after: self.shared.policy().attempt_timeout(),
+                    })),
+                };
+            }
+            let mut span = deadline.saturating_duration_since(now);
+            if let Some(tick) = self.tick {
+                span = span.min(tick);
+            }
+            if let Some(resolution) = slot.wait_blocking(real_deadline(span)) {
+                return into_result(resolution);
+            }
+        }
+    }
+}
+
+fn real_deadline(span: Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(span)
+        .unwrap_or_else(|| now + Duration::from_secs(24 * 3600))
+}
+
+/// Runs `attempt` on a thread of its own; if no thread can be had, fails it.
+fn spawn_attempt<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>, attempt: Attempt) {
+    let attempt = Arc::new(attempt);
+    let (task_inner, task_attempt) = (Arc::clone(inner), Arc::clone(&attempt));
+    let spawned = std::thread::Builder::new()
+        .name("freshen-refresh".into())
+        .spawn(move || task_inner.run(&task_attempt));
+    if let Err(e) = spawned {
+        let error = Error::transient(ErrorKind::Transport(format!(
+            "could not start a refresh thread: {e}"
+        )));
+        let now = inner.clock.now();
+        inner
+            .shared
+            .complete(&attempt, Outcome::Fetched(Err(error)), now, now);
+    }
+}
+
+/// The prefetch timer thread: sleeps until the machine's next wake-up or a
+/// change, and starts what is due. Ends when the last handle is dropped.
+fn timer_loop<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>) {
+    loop {
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let changed = inner.shared.listen_changes();
+        let now = inner.clock.now();
+        if let Some(attempt) = inner.shared.poll_timers(now) {
+            spawn_attempt(inner, attempt);
+            continue;
+        }
+        let mut span = match inner.shared.next_wakeup() {
+            Some(at) => at.saturating_duration_since(now),
+            None => Duration::from_secs(3600),
+        };
+        if let Some(tick) = inner.tick {
+            span = span.min(tick);
+        }
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let _ = freshen_cache::slot::wait_listener(changed, real_deadline(span));
+    }
+}

@@ -1,0 +1,249 @@
+//! The async cache, generic over a [`TokenSource`] and a [`Runtime`].
+
+use core::fmt;
+use core::future::Future;
+use core::panic::AssertUnwindSafe;
+use core::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use event_listener::Event as Notify;
+use freshen_core::{Error, Event, Policy, Token, TokenSource};
+use futures_util::FutureExt;
+use futures_util::future::{Either, select};
+
+use crate::rt::Runtime;
+use crate::shared::{Attempt, EventSink, Outcome, Shared, Step, into_result};
+use crate::token_ref::TokenRef;
+
+/// A token cache that refreshes ahead in the background on runtime `R`.
+///
+/// Cheap to clone: clones share one cache. Dropping the last clone stops all
+/// background work (the attempt in flight and the prefetch timer).
+pub struct Cache<S, R> {
+    handle: Arc<Handle<S, R>>,
+}
+
+impl<S, R> Clone for Cache<S, R> {
+    fn clone(&self) -> Self {
+        Cache {
+            handle: Arc::clone(&self.handle),
+        }
+    }
+}
+
+impl<S, R> fmt::Debug for Cache<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("shared", &self.handle.inner.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Owned by user handles only; its drop is the shutdown signal.
+struct Handle<S, R> {
+    inner: Arc<Inner<S, R>>,
+}
+
+impl<S, R> Drop for Handle<S, R> {
+    fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.shutdown.notify(usize::MAX);
+        self.inner.shared.close();
+    }
+}
+
+struct Inner<S, R> {
+    shared: Shared,
+    source: S,
+    runtime: R,
+    closed: AtomicBool,
+    shutdown: Notify,
+}
+
+impl<S, R> Inner<S, R> {
+    /// Completes when the last handle is dropped.
+    async fn closed(&self) {
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let listener = self.shutdown.listen();
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Builds a [`Cache`].
+#[must_use]
+pub struct CacheBuilder<S, R> {
+    source: S,
+    runtime: R,
+    policy: Policy,
+    events: Option<EventSink>,
+    seed: Option<u64>,
+}
+
+impl<S: TokenSource, R: Runtime> CacheBuilder<S, R> {
+    /// The refresh policy (default: [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Calls `sink` with every lifecycle event, outside every lock.
+    pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(sink));
+        self
+    }
+
+    /// Seeds the jitter and backoff randomness (for reproducible tests; by
+    /// default each process draws its own seed).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Builds the cache. With prefetch on, starts its timer task (which
+    /// fetches the first token at once).
+    pub fn build(self) -> Cache<S, R> {
+        let prefetch = self.policy.prefetch();
+        let inner = Arc::new(Inner {
+            shared: Shared::new(self.policy, self.events, self.seed),
+            source: self.source,
+            runtime: self.runtime,
+            closed: AtomicBool::new(false),
+            shutdown: Notify::new(),
+        });
+        if prefetch {
+            let task = timer_loop(Arc::clone(&inner));
+            inner.runtime.spawn(Box::pin(task));
+        }
+        Cache {
+            handle: Arc::new(Handle { inner }),
+        }
+    }
+}
+
+impl<S: TokenSource, R: Runtime> Cache<S, R> {
+    /// A builder for a cache over `source` on `runtime`.
+    pub fn builder(source: S, runtime: R) -> CacheBuilder<S, R> {
+        CacheBuilder {
+            source,
+            runtime,
+            policy: Policy::default(),
+            events: None,
+            seed: None,
+        }
+    }
+
+    /// A cache with the default policy.
+    pub fn new(source: S, runtime: R) -> Self {
+        Self::builder(source, runtime).build()
+    }
+
+    /// A usable token.
+    ///
+    /// A fresh token is returned at once with no lock, allocation or wait. A
+    /// stale one is returned at once too, and a background refresh is
+    /// started. Only when no usable token exists does the caller wait — for
+    /// the single attempt in flight, shared with every other waiter. Dropping
+    /// this future never cancels that attempt.
+    pub fn token(&self) -> impl Future<Output = Result<TokenRef, Error>> + Send + '_ {
+        let fast = self.cached();
+        async move {
+            if let Some(token) = fast {
+                return Ok(token);
+            }
+            self.token_slow().await
+        }
+    }
+
+    /// The token if it is fresh now: the lock-free read path, with no await.
+    #[inline]
+    pub fn cached(&self) -> Option<TokenRef> {
+        let inner = &self.handle.inner;
+        inner.shared.cached(inner.runtime.now())
+    }
+
+    async fn token_slow(&self) -> Result<TokenRef, Error> {
+        let inner = &self.handle.inner;
+        match inner.shared.decide(inner.runtime.now()) {
+            Step::Ready(token) => Ok(token),
+            Step::Fail(error) => Err(error),
+            Step::Wait { slot, .. } => into_result(slot.wait().await),
+            Step::Run { attempt, serve } => {
+                let slot = Arc::clone(attempt.slot());
+                spawn_attempt(inner, attempt);
+                match serve {
+                    Some(token) => Ok(token),
+                    None => into_result(slot.wait().await),
+                }
+            }
+        }
+    }
+
+    /// Invalidates `token` after the server rejected it (a 401): the next
+    /// call waits for a new one. Ignored — `false` — if that token was
+    /// already replaced, so a late 401 cannot evict a newer token.
+    pub fn invalidate(&self, token: &Token) -> bool {
+        self.handle.inner.shared.invalidate(token)
+    }
+}
+
+fn spawn_attempt<S: TokenSource, R: Runtime>(inner: &Arc<Inner<S, R>>, attempt: Attempt) {
+    let task = run_attempt(Arc::clone(inner), attempt);
+    inner.runtime.spawn(Box::pin(task));
+}
+
+/// Runs one attempt to the end: the fetch, raced against the attempt
+/// timeout and the cache's shutdown. No caller's cancellation reaches it.
+async fn run_attempt<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>, attempt: Attempt) {
+    let sent_at = inner.runtime.now();
+    let timeout = attempt
+        .ticket()
+        .deadline()
+        .saturating_duration_since(sent_at);
+    let fetch = pin!(AssertUnwindSafe(inner.source.fetch()).catch_unwind());
+    let sleep = inner.runtime.sleep(timeout);
+    let closed = pin!(inner.closed());
+    let outcome = match select(fetch, select(sleep, closed)).await {
+        Either::Left((Ok(result), _)) => Outcome::Fetched(result),
+        Either::Left((Err(_panic), _)) => Outcome::Panicked,
+        Either::Right((Either::Left(_), _)) => Outcome::TimedOut,
+        Either::Right((Either::Right(_), _)) => Outcome::Closed,
+    };
+    inner
+        .shared
+        .complete(&attempt, outcome, sent_at, inner.runtime.now());
+}
+
+/// The prefetch timer: sleeps until the machine's next wake-up (or a change),
+/// then lets it start what is due. Ends when the last handle is dropped.
+async fn timer_loop<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>) {
+    loop {
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let changed = inner.shared.listen_changes();
+        let now = inner.runtime.now();
+        if let Some(attempt) = inner.shared.poll_timers(now) {
+            spawn_attempt(&inner, attempt);
+            continue;
+        }
+        let wake = inner.shared.next_wakeup();
+        let closed = pin!(inner.closed());
+        match wake {
+            Some(at) => {
+                let sleep = inner.runtime.sleep(at.saturating_duration_since(now));
+                let _ = select(select(sleep, changed), closed).await;
+            }
+            None => {
+                let _ = select(changed, closed).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The runtime-agnostic token cache of freshen.
+//!
+//! [`Cache`] drives freshen-core's machine on any [`Runtime`] (a clock, a
+//! spawner and a timer): the tokio and smol adapters are a few dozen lines
+//! each. [`Shared`] is the state every driver shares, including the
+//! synchronous ones of freshen-blocking; no driver re-decides a rule.
+//!
+//! The read path of a fresh token ([`Cache::cached`], and the first poll of
+//! [`Cache::token`]) takes no lock, allocates nothing and does not wait: one
+//! clock read and one `arc-swap` load.
+
+mod cache;
+pub mod clock;
+mod random;
+pub mod rt;
+pub mod shared;
+pub mod slot;
+mod token_ref;
+
+pub use cache::{Cache, CacheBuilder};
+pub use clock::{ManualClock, MonotonicClock};
+pub use rt::{BoxTask, Clock, Runtime};
+pub use shared::{EventSink, Shared};
+pub use token_ref::TokenRef;
