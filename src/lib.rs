@@ -8,3 +8,23 @@ pub use freshen_core::{
     OAuthError, Phase, Policy, PolicyBuilder, PolicyError, RefreshReason, Retry, Schedule, Secret,
     Ticket, Token,
 };
+
+/// The runtime-agnostic cache that every async driver shares.
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+pub use freshen_cache as cache;
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+pub use freshen_cache::{
+    Cache, CacheBuilder, Clock, ManualClock, MonotonicClock, Runtime, TokenRef,
+};
+
+/// The tokio driver.
+#[cfg(feature = "tokio")]
+pub use freshen_tokio as tokio;
+
+/// The smol driver.
+#[cfg(feature = "smol")]
+pub use freshen_smol as smol;
+
+/// The synchronous drivers (a background thread, or inline).
+#[cfg(feature = "blocking")]
+pub use freshen_blocking as blocking;

@@ -67,16 +67,34 @@ impl Clock for MonotonicClock {
 }
 
 /// A clock that moves only when told to: virtual time for tests and
-/// simulations of the blocking drivers. Clones share the same time.
-#[derive(Clone, Debug, Default)]
+/// simulations. Clones share the same time. Drivers that wait in real time
+/// re-read it every [`ManualClock::with_tick`] (default 50 ms).
+#[derive(Clone, Debug)]
 pub struct ManualClock {
     nanos: Arc<AtomicU64>,
+    tick: Duration,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock {
+            nanos: Arc::default(),
+            tick: Duration::from_millis(50),
+        }
+    }
 }
 
 impl ManualClock {
     /// A clock at the origin.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How often waiting drivers re-read this clock.
+    #[must_use]
+    pub fn with_tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
     }
 
     /// Moves time forward by `by` (saturating).
@@ -98,6 +116,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         Instant::from_nanos(self.nanos.load(Ordering::Acquire))
+    }
+
+    fn virtual_tick(&self) -> Option<Duration> {
+        Some(self.tick)
     }
 }
 

@@ -15,6 +15,13 @@ pub type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub trait Clock: Send + Sync + 'static {
     /// Now, as an instant from this clock's origin.
     fn now(&self) -> Instant;
+
+    /// `Some(tick)` for a clock that does not follow real time (a test's
+    /// manual clock): drivers that wait in real time re-read it every tick
+    /// to notice its deadlines. `None` (the default) for real clocks.
+    fn virtual_tick(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What the async cache needs from an executor.

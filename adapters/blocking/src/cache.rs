@@ -75,8 +75,6 @@ struct Inner<S, C> {
     source: S,
     clock: C,
     mode: Mode,
-    /// With a virtual clock, how often a waiting thread looks at it.
-    tick: Option<Duration>,
     closed: AtomicBool,
 }
 
@@ -89,7 +87,6 @@ pub struct BlockingCacheBuilder<S, C = MonotonicClock> {
     policy: Policy,
     events: Option<EventSink>,
     seed: Option<u64>,
-    tick: Option<Duration>,
 }
 
 impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
@@ -113,9 +110,8 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
         self.seed = Some(seed);
         self
     }
-    /// Reads time from `clock` instead of the OS. With a clock that does not
-    /// follow real time (a `ManualClock`), set [`Self::virtual_time_tick`] so
-    /// waiting threads notice its deadlines.
+    /// Reads time from `clock` instead of the OS (a `ManualClock` in tests;
+    /// waiting threads re-read it every [`Clock::virtual_tick`]).
     pub fn clock<D: Clock>(self, clock: D) -> BlockingCacheBuilder<S, D> {
         BlockingCacheBuilder {
             source: self.source,
@@ -124,13 +120,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
             policy: self.policy,
             events: self.events,
             seed: self.seed,
-            tick: self.tick,
         }
-    }
-    /// How often a waiting thread re-reads a virtual clock.
-    pub fn virtual_time_tick(mut self, tick: Duration) -> Self {
-        self.tick = Some(tick);
-        self
     }
 
     /// Builds the cache; in [`Mode::Threads`] with prefetch on, starts the
@@ -142,7 +132,6 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
             source: self.source,
             clock: self.clock,
             mode: self.mode,
-            tick: self.tick,
             closed: AtomicBool::new(false),
         });
         let timer = prefetch
@@ -173,7 +162,6 @@ impl<S: BlockingTokenSource> BlockingCache<S> {
             policy: Policy::default(),
             events: None,
             seed: None,
-            tick: None,
         }
     }
 
@@ -270,7 +258,7 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
                 };
             }
             let mut span = deadline.saturating_duration_since(now);
-            if let Some(tick) = self.tick {
+            if let Some(tick) = self.clock.virtual_tick() {
                 span = span.min(tick);
             }
             if let Some(resolution) = slot.wait_blocking(real_deadline(span)) {
@@ -321,7 +309,7 @@ fn timer_loop<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>) {
             Some(at) => at.saturating_duration_since(now),
             None => Duration::from_secs(3600),
         };
-        if let Some(tick) = inner.tick {
+        if let Some(tick) = inner.clock.virtual_tick() {
             span = span.min(tick);
         }
         if inner.closed.load(Ordering::Acquire) {

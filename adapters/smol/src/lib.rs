@@ -66,8 +66,8 @@ impl Default for SmolRuntime {
 }
 
 impl<C: Clock> SmolRuntime<C> {
-    /// Reads time from `clock` (a `ManualClock` in tests). Timers still run
-    /// in real time.
+    /// Reads time from `clock` (a `ManualClock` in tests; timers then wake
+    /// every [`Clock::virtual_tick`] to follow it).
     pub fn with_clock<D: Clock>(self, clock: D) -> SmolRuntime<D> {
         SmolRuntime {
             executor: self.executor,
@@ -81,6 +81,10 @@ impl<C: Clock> Clock for SmolRuntime<C> {
     fn now(&self) -> Instant {
         self.clock.now()
     }
+
+    fn virtual_tick(&self) -> Option<Duration> {
+        self.clock.virtual_tick()
+    }
 }
 
 impl<C: Clock + Clone> Runtime for SmolRuntime<C> {
@@ -92,8 +96,20 @@ impl<C: Clock + Clone> Runtime for SmolRuntime<C> {
     }
 
     fn sleep(&self, duration: Duration) -> BoxTask {
+        let clock = self.clock.clone();
         Box::pin(async move {
-            smol::Timer::after(duration).await;
+            match clock.virtual_tick() {
+                None => {
+                    smol::Timer::after(duration).await;
+                }
+                // A virtual clock: wake every tick until it reaches the deadline.
+                Some(tick) => {
+                    let deadline = clock.now().saturating_add(duration);
+                    while clock.now() < deadline {
+                        smol::Timer::after(tick).await;
+                    }
+                }
+            }
         })
     }
 }

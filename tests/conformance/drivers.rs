@@ -1,0 +1,354 @@
+//! The four drivers behind one interface, so every case is written once.
+//! Virtual time everywhere: tokio's paused clock, and a `ManualClock` for
+//! smol and the blocking drivers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use freshen::{Error, Policy, Token};
+use freshen_blocking::{BlockingCache, Mode};
+use freshen_cache::ManualClock;
+use freshen_smol::{SmolCache, SmolRuntime};
+use freshen_tokio::{TokioCache, TokioRuntime};
+
+use crate::source::TestSource;
+
+pub type Got = Result<Arc<Token>, Error>;
+
+/// A call running in the background: join it for its result.
+pub type Pending = Box<dyn FnOnce() -> Got + Send>;
+
+pub trait Driver: Sized + Send + Sync + 'static {
+    type Cache: Clone + Send + Sync + 'static;
+    const NAME: &'static str;
+    /// Whether anything runs between calls (prefetch, timers).
+    const BACKGROUND: bool;
+
+    fn new() -> Self;
+    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache;
+    /// One call, on the test's thread, to completion.
+    fn token(&self, cache: &Self::Cache) -> Got;
+    /// One call started in the background.
+    fn spawn_call(&self, cache: &Self::Cache) -> Pending;
+    /// `n` concurrent callers; `ready` runs once they are all started
+    /// (typically to open the source's gate). Returns every caller's result.
+    fn herd(&self, cache: &Self::Cache, n: usize, ready: &(dyn Fn() + Sync)) -> Vec<Got>;
+    /// `n` callers that start waiting and are then dropped mid-wait.
+    fn abandon_waiters(&self, cache: &Self::Cache, n: usize);
+    fn cached(&self, cache: &Self::Cache) -> Option<Arc<Token>>;
+    fn invalidate(&self, cache: &Self::Cache, token: &Token) -> bool;
+    /// `n` concurrent callers each invalidating `token`, then asking again.
+    fn invalidate_herd(&self, cache: &Self::Cache, token: &Token, n: usize) -> Vec<Got>;
+    /// Moves virtual time on.
+    fn advance(&self, by: Duration);
+    /// Lets background work run to quiescence.
+    fn settle(&self);
+}
+
+fn settle_real() {
+    std::thread::sleep(Duration::from_millis(120));
+}
+
+// ------------------------------------------------------------------ tokio
+
+pub struct Tokio {
+    rt: tokio::runtime::Runtime,
+}
+
+impl Driver for Tokio {
+    type Cache = TokioCache<TestSource>;
+    const NAME: &'static str = "tokio";
+    const BACKGROUND: bool = true;
+
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        Tokio { rt }
+    }
+    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+        let _guard = self.rt.enter();
+        let runtime = TokioRuntime::current().with_runtime_clock();
+        TokioCache::builder(source, runtime)
+            .policy(policy)
+            .seed(7)
+            .build()
+    }
+    fn token(&self, cache: &Self::Cache) -> Got {
+        self.rt.block_on(cache.token()).map(|t| t.into_arc())
+    }
+    fn spawn_call(&self, cache: &Self::Cache) -> Pending {
+        let cache = cache.clone();
+        let task = self
+            .rt
+            .spawn(async move { cache.token().await.map(|t| t.into_arc()) });
+        self.settle();
+        let handle = self.rt.handle().clone();
+        Box::new(move || handle.block_on(task).unwrap())
+    }
+    fn herd(&self, cache: &Self::Cache, n: usize, ready: &(dyn Fn() + Sync)) -> Vec<Got> {
+        self.rt.block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let cache = cache.clone();
+                    tokio::spawn(async move { cache.token().await.map(|t| t.into_arc()) })
+                })
+                .collect();
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            ready();
+            let mut out = Vec::with_capacity(n);
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    }
+    fn abandon_waiters(&self, cache: &Self::Cache, n: usize) {
+        self.rt.block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let cache = cache.clone();
+                    tokio::spawn(async move { cache.token().await.map(|t| t.into_arc()) })
+                })
+                .collect();
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            for t in &tasks {
+                t.abort();
+            }
+            for t in tasks {
+                assert!(t.await.unwrap_err().is_cancelled());
+            }
+        });
+    }
+    fn cached(&self, cache: &Self::Cache) -> Option<Arc<Token>> {
+        let _guard = self.rt.enter();
+        cache.cached().map(|t| t.into_arc())
+    }
+    fn invalidate(&self, cache: &Self::Cache, token: &Token) -> bool {
+        cache.invalidate(token)
+    }
+    fn invalidate_herd(&self, cache: &Self::Cache, token: &Token, n: usize) -> Vec<Got> {
+        let token = Arc::new(token.clone());
+        self.rt.block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let (cache, token) = (cache.clone(), Arc::clone(&token));
+                    tokio::spawn(async move {
+                        cache.invalidate(&token);
+                        cache.token().await.map(|t| t.into_arc())
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(n);
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    }
+    fn advance(&self, by: Duration) {
+        self.rt.block_on(tokio::time::advance(by));
+        self.settle();
+    }
+    fn settle(&self) {
+        self.rt.block_on(async {
+            for _ in 0..16 {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+}
+
+// ------------------------------------------------------------------- smol
+
+pub struct Smol {
+    clock: ManualClock,
+}
+
+impl Driver for Smol {
+    type Cache = SmolCache<TestSource, ManualClock>;
+    const NAME: &'static str = "smol";
+    const BACKGROUND: bool = true;
+
+    fn new() -> Self {
+        Smol {
+            clock: ManualClock::new().with_tick(Duration::from_millis(5)),
+        }
+    }
+    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+        let runtime = SmolRuntime::new().with_clock(self.clock.clone());
+        SmolCache::builder(source, runtime)
+            .policy(policy)
+            .seed(7)
+            .build()
+    }
+    fn token(&self, cache: &Self::Cache) -> Got {
+        smol::block_on(cache.token()).map(|t| t.into_arc())
+    }
+    fn spawn_call(&self, cache: &Self::Cache) -> Pending {
+        let cache = cache.clone();
+        let task = smol::spawn(async move { cache.token().await.map(|t| t.into_arc()) });
+        settle_real();
+        Box::new(move || smol::block_on(task))
+    }
+    fn herd(&self, cache: &Self::Cache, n: usize, ready: &(dyn Fn() + Sync)) -> Vec<Got> {
+        smol::block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let cache = cache.clone();
+                    smol::spawn(async move { cache.token().await.map(|t| t.into_arc()) })
+                })
+                .collect();
+            smol::Timer::after(Duration::from_millis(100)).await;
+            ready();
+            let mut out = Vec::with_capacity(n);
+            for t in tasks {
+                out.push(t.await);
+            }
+            out
+        })
+    }
+    fn abandon_waiters(&self, cache: &Self::Cache, n: usize) {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let cache = cache.clone();
+                smol::spawn(async move { cache.token().await.map(|t| t.into_arc()) })
+            })
+            .collect();
+        settle_real();
+        // Dropping a smol task cancels it.
+        drop(tasks);
+    }
+    fn cached(&self, cache: &Self::Cache) -> Option<Arc<Token>> {
+        cache.cached().map(|t| t.into_arc())
+    }
+    fn invalidate(&self, cache: &Self::Cache, token: &Token) -> bool {
+        cache.invalidate(token)
+    }
+    fn invalidate_herd(&self, cache: &Self::Cache, token: &Token, n: usize) -> Vec<Got> {
+        let token = Arc::new(token.clone());
+        smol::block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let (cache, token) = (cache.clone(), Arc::clone(&token));
+                    smol::spawn(async move {
+                        cache.invalidate(&token);
+                        cache.token().await.map(|t| t.into_arc())
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(n);
+            for t in tasks {
+                out.push(t.await);
+            }
+            out
+        })
+    }
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.settle();
+    }
+    fn settle(&self) {
+        settle_real();
+    }
+}
+
+// ------------------------------------------------------- threads & inline
+
+pub struct Blocking<const INLINE: bool> {
+    clock: ManualClock,
+}
+
+impl<const INLINE: bool> Driver for Blocking<INLINE> {
+    type Cache = BlockingCache<TestSource, ManualClock>;
+    const NAME: &'static str = if INLINE { "inline" } else { "threads" };
+    const BACKGROUND: bool = !INLINE;
+
+    fn new() -> Self {
+        Blocking {
+            clock: ManualClock::new().with_tick(Duration::from_millis(20)),
+        }
+    }
+    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+        let mode = if INLINE { Mode::Inline } else { Mode::Threads };
+        BlockingCache::builder(source)
+            .mode(mode)
+            .clock(self.clock.clone())
+            .policy(policy)
+            .seed(7)
+            .build()
+    }
+    fn token(&self, cache: &Self::Cache) -> Got {
+        cache.token().map(|t| t.into_arc())
+    }
+    fn spawn_call(&self, cache: &Self::Cache) -> Pending {
+        let cache = cache.clone();
+        let thread = std::thread::spawn(move || cache.token().map(|t| t.into_arc()));
+        settle_real();
+        Box::new(move || thread.join().unwrap())
+    }
+    fn herd(&self, cache: &Self::Cache, n: usize, ready: &(dyn Fn() + Sync)) -> Vec<Got> {
+        // Thousands of threads at once: one herd at a time in this process,
+        // or the tests running in parallel exhaust the memory maps.
+        static ONE_HERD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _herd = ONE_HERD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let threads: Vec<_> = (0..n)
+                .map(|_| {
+                    std::thread::Builder::new()
+                        .stack_size(128 * 1024)
+                        .spawn_scoped(s, || {
+                            started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            cache.token().map(|t| t.into_arc())
+                        })
+                        .unwrap()
+                })
+                .collect();
+            while started.load(std::sync::atomic::Ordering::SeqCst) < n {
+                std::thread::yield_now();
+            }
+            settle_real();
+            ready();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        })
+    }
+    fn abandon_waiters(&self, _cache: &Self::Cache, _n: usize) {
+        unreachable!("a thread blocked in a call cannot be dropped mid-wait")
+    }
+    fn cached(&self, cache: &Self::Cache) -> Option<Arc<Token>> {
+        cache.cached().map(|t| t.into_arc())
+    }
+    fn invalidate(&self, cache: &Self::Cache, token: &Token) -> bool {
+        cache.invalidate(token)
+    }
+    fn invalidate_herd(&self, cache: &Self::Cache, token: &Token, n: usize) -> Vec<Got> {
+        std::thread::scope(|s| {
+            let threads: Vec<_> = (0..n)
+                .map(|_| {
+                    std::thread::Builder::new()
+                        .stack_size(128 * 1024)
+                        .spawn_scoped(s, || {
+                            cache.invalidate(token);
+                            cache.token().map(|t| t.into_arc())
+                        })
+                        .unwrap()
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        })
+    }
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.settle();
+    }
+    fn settle(&self) {
+        settle_real();
+    }
+}

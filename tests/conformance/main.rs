@@ -1,0 +1,86 @@
+//! One conformance suite, run against every driver: tokio, smol, threads and
+//! inline. Each case lives once in `cases.rs`; this file instantiates it per
+//! driver, and says why where a case cannot apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod cases;
+mod drivers;
+mod source;
+
+macro_rules! case {
+    ($name:ident, $driver:ty) => {
+        #[test]
+        fn $name() {
+            crate::cases::$name::<$driver>();
+        }
+    };
+}
+
+macro_rules! common_cases {
+    ($driver:ty) => {
+        case!(herd_on_empty_cache_causes_one_fetch, $driver);
+        case!(herd_on_failing_source_shares_one_error, $driver);
+        case!(slow_refresh_of_a_stale_token_blocks_no_caller, $driver);
+        case!(
+            panicking_source_fails_the_attempt_and_the_cache_recovers,
+            $driver
+        );
+        case!(hanging_source_times_out_and_the_cache_recovers, $driver);
+        case!(invalidate_causes_exactly_one_refresh, $driver);
+        case!(invalidating_a_replaced_token_does_nothing, $driver);
+        case!(thousand_invalidations_of_one_token_cause_one_fetch, $driver);
+        case!(dropping_the_last_handle_stops_background_work, $driver);
+    };
+}
+
+mod tokio_driver {
+    common_cases!(crate::drivers::Tokio);
+    case!(
+        dropped_waiters_do_not_cancel_the_attempt,
+        crate::drivers::Tokio
+    );
+    case!(
+        prefetch_refreshes_at_refresh_at_without_traffic,
+        crate::drivers::Tokio
+    );
+}
+
+mod smol_driver {
+    common_cases!(crate::drivers::Smol);
+    case!(
+        dropped_waiters_do_not_cancel_the_attempt,
+        crate::drivers::Smol
+    );
+    case!(
+        prefetch_refreshes_at_refresh_at_without_traffic,
+        crate::drivers::Smol
+    );
+}
+
+mod threads_driver {
+    common_cases!(crate::drivers::Blocking<false>);
+    // dropped_waiters_do_not_cancel_the_attempt: a thread blocked in
+    // `token()` cannot be dropped mid-wait, so there is no waiter to drop;
+    // the attempt runs on its own thread whatever callers do.
+    case!(
+        prefetch_refreshes_at_refresh_at_without_traffic,
+        crate::drivers::Blocking<false>
+    );
+}
+
+mod inline_driver {
+    common_cases!(crate::drivers::Blocking<true>);
+    // dropped_waiters_do_not_cancel_the_attempt: as for threads, a blocked
+    // caller cannot be dropped; the caller running the attempt runs it to
+    // the end.
+    // prefetch_refreshes_at_refresh_at_without_traffic: inline mode runs
+    // nothing between calls by design (no thread, for WASI hosts and CLIs),
+    // so there is no timer to prefetch with.
+}
