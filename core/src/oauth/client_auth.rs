@@ -1,0 +1,183 @@
+//! How the client proves who it is to the token endpoint (RFC 6749 §2.3).
+//!
+//! `client_secret_basic` is the default: RFC 6749 §2.3.1 requires servers to
+//! support it, and it keeps the secret out of bodies that proxies log. Its
+//! id and secret are form-urlencoded *before* base64, as §2.3.1 says; a
+//! secret with `:`, `+`, `%` or non-ASCII characters would otherwise be
+//! misread by a conforming server.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::secret::Secret;
+
+use super::form;
+
+/// A client authentication method (the names are those of RFC 7591 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-encoded id and secret (the default).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    ClientSecretPost,
+    /// A public client: `client_id` in the body, no secret.
+    None,
+}
+
+impl AuthMethod {
+    /// The method's registered name (`client_secret_basic`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// A client's identity and how it is sent. `Debug` redacts the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    client_id: String,
+    secret: Option<Secret>,
+    method: AuthMethod,
+}
+
+impl ClientAuth {
+    /// A confidential client using `client_secret_basic`, the default.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        Self::basic(client_id, client_secret)
+    }
+
+    /// `client_secret_basic`: `Authorization: Basic` with the form-encoded
+    /// id and secret.
+    pub fn basic(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            secret: Some(client_secret.into()),
+            method: AuthMethod::ClientSecretBasic,
+        }
+    }
+
+    /// `client_secret_post`: id and secret in the body, for servers that do
+    /// not take Basic.
+    pub fn post(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            secret: Some(client_secret.into()),
+            method: AuthMethod::ClientSecretPost,
+        }
+    }
+
+    /// A public client (`none`): only `client_id`, in the body.
+    pub fn public(client_id: impl Into<String>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            secret: None,
+            method: AuthMethod::None,
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The authentication method.
+    pub fn method(&self) -> AuthMethod {
+        self.method
+    }
+
+    /// The `Authorization` header value for `client_secret_basic`.
+    pub(crate) fn basic_header(&self) -> Option<Zeroizing<String>> {
+        let secret = self.secret.as_ref()?;
+        if self.method != AuthMethod::ClientSecretBasic {
+            return None;
+        }
+        let id = self.client_id.as_str();
+        let secret = secret.expose();
+        let mut credentials = Zeroizing::new(Vec::with_capacity(
+            form::encoded_len(id) + 1 + form::encoded_len(secret),
+        ));
+        form::encode_into(&mut credentials, id);
+        credentials.push(b':');
+        form::encode_into(&mut credentials, secret);
+        let mut header = Zeroizing::new(String::with_capacity(6 + base64_len(credentials.len())));
+        header.push_str("Basic ");
+        base64_into(&mut header, &credentials);
+        Some(header)
+    }
+
+    /// The body parameters this method adds.
+    pub(crate) fn body_params(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let (id, secret) = match self.method {
+            AuthMethod::ClientSecretBasic => (None, None),
+            AuthMethod::ClientSecretPost => (Some(self.client_id.as_str()), self.secret.as_ref()),
+            AuthMethod::None => (Some(self.client_id.as_str()), None),
+        };
+        id.map(|id| ("client_id", id))
+            .into_iter()
+            .chain(secret.map(|s| ("client_secret", s.expose())))
+    }
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Standard base64 with padding (RFC 4648 §4), appended to `out`.
+fn base64_into(out: &mut String, bytes: &[u8]) {
+    let sym = |i: u32| char::from(BASE64.get((i & 63) as usize).copied().unwrap_or(b'A'));
+    for chunk in bytes.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = b(0) << 16 | b(1) << 8 | b(2);
+        out.push(sym(n >> 18));
+        out.push(sym(n >> 12));
+        out.push(if chunk.len() > 1 { sym(n >> 6) } else { '=' });
+        out.push(if chunk.len() > 2 { sym(n) } else { '=' });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &[u8]) -> String {
+        let mut out = String::new();
+        base64_into(&mut out, s);
+        assert_eq!(out.len(), base64_len(s.len()));
+        out
+    }
+
+    #[test]
+    fn base64_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in cases {
+            assert_eq!(b64(plain.as_bytes()), encoded);
+        }
+        assert_eq!(b64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+}

@@ -1,0 +1,133 @@
+//! The grants freshen requests tokens with, and the parameters each puts in
+//! the body.
+//!
+//! - client credentials (RFC 6749 §4.4): a service acting as itself;
+//! - refresh token (§6): a token held on someone's behalf, renewed; servers
+//!   may rotate the refresh token with every use, so the new one must
+//!   replace the old ([`super::TokenRequest::rotate_refresh_token`]);
+//! - token exchange (RFC 8693): one token traded for another (workload
+//!   identity federation, delegation).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::secret::Secret;
+
+/// `grant_type` of RFC 8693 token exchange.
+pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// RFC 8693 §3 token type: an OAuth 2.0 access token.
+pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// RFC 8693 §3 token type: an OAuth 2.0 refresh token.
+pub const TOKEN_TYPE_REFRESH_TOKEN: &str = "urn:ietf:params:oauth:token-type:refresh_token";
+/// RFC 8693 §3 token type: an OpenID Connect ID token.
+pub const TOKEN_TYPE_ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+/// RFC 8693 §3 token type: a JWT (RFC 7519).
+pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// RFC 8693 §3 token type: a base64url-encoded SAML 1.1 assertion.
+pub const TOKEN_TYPE_SAML1: &str = "urn:ietf:params:oauth:token-type:saml1";
+/// RFC 8693 §3 token type: a base64url-encoded SAML 2.0 assertion.
+pub const TOKEN_TYPE_SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";
+
+/// What the client presents to get a token. `Debug` redacts every token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Grant {
+    /// RFC 6749 §4.4: the client's own credentials.
+    ClientCredentials,
+    /// RFC 6749 §6: a refresh token.
+    RefreshToken {
+        /// The refresh token currently held.
+        refresh_token: Secret,
+    },
+    /// RFC 8693: a token exchange.
+    TokenExchange(TokenExchange),
+}
+
+impl Grant {
+    /// The `grant_type` parameter.
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::RefreshToken { .. } => "refresh_token",
+            Grant::TokenExchange(_) => GRANT_TYPE_TOKEN_EXCHANGE,
+        }
+    }
+
+    /// The body parameters of this grant after `grant_type`.
+    pub(crate) fn params(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Grant::ClientCredentials => Vec::new(),
+            Grant::RefreshToken { refresh_token } => {
+                alloc::vec![("refresh_token", refresh_token.expose())]
+            }
+            Grant::TokenExchange(x) => {
+                let mut p = alloc::vec![
+                    ("subject_token", x.subject_token.expose()),
+                    ("subject_token_type", x.subject_token_type.as_str()),
+                ];
+                if let Some((token, token_type)) = &x.actor {
+                    p.push(("actor_token", token.expose()));
+                    p.push(("actor_token_type", token_type.as_str()));
+                }
+                if let Some(t) = &x.requested_token_type {
+                    p.push(("requested_token_type", t.as_str()));
+                }
+                p
+            }
+        }
+    }
+}
+
+/// The parameters of an RFC 8693 token exchange that are particular to it
+/// (`audience`, `resource` and `scope` are set on the request, as for every
+/// grant). `Debug` redacts the tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenExchange {
+    subject_token: Secret,
+    subject_token_type: String,
+    actor: Option<(Secret, String)>,
+    requested_token_type: Option<String>,
+}
+
+impl TokenExchange {
+    /// An exchange of `subject_token`, of type `subject_token_type` (one of
+    /// the `TOKEN_TYPE_*` URIs, or a provider's own).
+    pub fn new(subject_token: impl Into<Secret>, subject_token_type: impl Into<String>) -> Self {
+        TokenExchange {
+            subject_token: subject_token.into(),
+            subject_token_type: subject_token_type.into(),
+            actor: None,
+            requested_token_type: None,
+        }
+    }
+
+    /// Adds the acting party's token (delegation, RFC 8693 §1.1). Its type is
+    /// required with it (§2.1), so they are set together.
+    #[must_use]
+    pub fn with_actor(
+        mut self,
+        actor_token: impl Into<Secret>,
+        actor_token_type: impl Into<String>,
+    ) -> Self {
+        self.actor = Some((actor_token.into(), actor_token_type.into()));
+        self
+    }
+
+    /// Asks for a token of this type (`requested_token_type`).
+    #[must_use]
+    pub fn with_requested_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.requested_token_type = Some(token_type.into());
+        self
+    }
+
+    /// The subject token's type.
+    pub fn subject_token_type(&self) -> &str {
+        &self.subject_token_type
+    }
+
+    /// The requested token type, if any.
+    pub fn requested_token_type(&self) -> Option<&str> {
+        self.requested_token_type.as_deref()
+    }
+}

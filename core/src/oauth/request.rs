@@ -1,0 +1,283 @@
+//! A token request, built as data ([`HttpRequest`]) for a transport to send.
+//!
+//! Every request is a `POST` with a form body, `Content-Type:
+//! application/x-www-form-urlencoded` and `Accept: application/json` (without
+//! it GitHub answers with a form). The body holds, in order: `grant_type`, the
+//! grant's parameters, `scope` (space-joined), each `audience`, each
+//! `resource` (RFC 8707 lets it repeat), the extra parameters, then the
+//! client's `client_id`/`client_secret` when its method puts them there.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::error::{Error, ErrorKind};
+use crate::secret::Secret;
+
+use super::client_auth::ClientAuth;
+use super::form;
+use super::grant::{Grant, TokenExchange};
+use super::http::{HttpRequest, Method};
+use super::response::{ParseOptions, ParsedToken};
+
+/// Parameter names the builder writes itself; an extra parameter may not
+/// override one (a second `grant_type` or `client_secret` would be read
+/// differently by different servers).
+const RESERVED: [&str; 12] = [
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "audience",
+    "resource",
+    "refresh_token",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+];
+
+/// A token request: endpoint, grant, client and parameters. Build one with
+/// [`TokenRequest::client_credentials`], [`TokenRequest::refresh`] or
+/// [`TokenRequest::token_exchange`], then turn it into an [`HttpRequest`]
+/// with [`TokenRequest::to_http_request`] for every attempt. `Debug` redacts
+/// secrets and extra parameter values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    token_url: String,
+    grant: Grant,
+    client: Option<ClientAuth>,
+    scopes: Vec<String>,
+    audiences: Vec<String>,
+    resources: Vec<String>,
+    extra: Vec<(String, String)>,
+}
+
+impl TokenRequest {
+    /// A request for `grant` with no client authentication (add one with
+    /// [`TokenRequest::with_client`]).
+    pub fn new(token_url: impl Into<String>, grant: Grant) -> Self {
+        TokenRequest {
+            token_url: token_url.into(),
+            grant,
+            client: None,
+            scopes: Vec::new(),
+            audiences: Vec::new(),
+            resources: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Client credentials (RFC 6749 §4.4).
+    pub fn client_credentials(token_url: impl Into<String>, client: ClientAuth) -> Self {
+        Self::new(token_url, Grant::ClientCredentials).with_client(client)
+    }
+
+    /// Refresh token (RFC 6749 §6). Keep the request, and call
+    /// [`TokenRequest::rotate_refresh_token`] with each response.
+    pub fn refresh(
+        token_url: impl Into<String>,
+        client: ClientAuth,
+        refresh_token: impl Into<Secret>,
+    ) -> Self {
+        let grant = Grant::RefreshToken {
+            refresh_token: refresh_token.into(),
+        };
+        Self::new(token_url, grant).with_client(client)
+    }
+
+    /// Token exchange (RFC 8693). Servers may take it unauthenticated; add a
+    /// client with [`TokenRequest::with_client`] when they do not.
+    pub fn token_exchange(token_url: impl Into<String>, exchange: TokenExchange) -> Self {
+        Self::new(token_url, Grant::TokenExchange(exchange))
+    }
+
+    /// Authenticates as `client`.
+    #[must_use]
+    pub fn with_client(mut self, client: ClientAuth) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Adds one scope (joined with spaces into `scope`).
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Adds several scopes.
+    #[must_use]
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an `audience` (Auth0 requires one; RFC 8693 lets it repeat).
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds a `resource` (RFC 8707; may repeat).
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
+    /// Adds a provider-specific body parameter. Names the builder writes
+    /// itself are refused when the request is built.
+    #[must_use]
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    /// The grant.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// The client, if any.
+    pub fn client(&self) -> Option<&ClientAuth> {
+        self.client.as_ref()
+    }
+
+    /// Keeps a rotated refresh token: when `response` carries a new
+    /// `refresh_token` and this is a refresh-token request, it replaces the
+    /// one held, so the next refresh does not present a token the server has
+    /// already retired (which would be `invalid_grant`, or with reuse
+    /// detection, a revoked session). Returns whether the token held changed.
+    pub fn rotate_refresh_token(&mut self, response: &ParsedToken) -> bool {
+        match (&mut self.grant, &response.refresh_token) {
+            (Grant::RefreshToken { refresh_token }, Some(new))
+                if !new.is_empty() && refresh_token != new =>
+            {
+                *refresh_token = new.clone();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How the response to this request is parsed: the defaults, with
+    /// `token_type=N_A` accepted for a token exchange.
+    pub fn parse_options(&self) -> ParseOptions {
+        ParseOptions::default()
+            .accepting_na_token_type(matches!(self.grant, Grant::TokenExchange(_)))
+    }
+
+    /// The HTTP request to send. Fails with [`ErrorKind::Config`] (permanent)
+    /// for an empty token URL, an empty scope or one containing whitespace
+    /// (it would silently become several), or an extra parameter that
+    /// overrides one the builder writes.
+    pub fn to_http_request(&self) -> Result<HttpRequest, Error> {
+        self.validate()?;
+        let scope = self.scopes.join(" ");
+        let mut params: Vec<(&str, &str)> = alloc::vec![("grant_type", self.grant.grant_type())];
+        params.extend(self.grant.params());
+        if !scope.is_empty() {
+            params.push(("scope", scope.as_str()));
+        }
+        params.extend(self.audiences.iter().map(|a| ("audience", a.as_str())));
+        params.extend(self.resources.iter().map(|r| ("resource", r.as_str())));
+        params.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        if let Some(client) = &self.client {
+            for (name, value) in client.body_params() {
+                params.push((name, value));
+            }
+        }
+
+        // One allocation of the exact size: a body holding a secret leaves
+        // no copies behind in reallocated buffers.
+        let len = params
+            .iter()
+            .map(|(n, v)| form::encoded_len(n) + 1 + form::encoded_len(v))
+            .sum::<usize>()
+            + params.len().saturating_sub(1);
+        let mut body = Vec::with_capacity(len);
+        for (i, (name, value)) in params.iter().enumerate() {
+            if i > 0 {
+                body.push(b'&');
+            }
+            form::encode_into(&mut body, name);
+            body.push(b'=');
+            form::encode_into(&mut body, value);
+        }
+
+        let mut headers = alloc::vec![
+            (
+                "Content-Type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned()
+            ),
+            ("Accept".to_owned(), "application/json".to_owned()),
+        ];
+        if let Some(basic) = self.client.as_ref().and_then(ClientAuth::basic_header) {
+            headers.push(("Authorization".to_owned(), String::from(basic.as_str())));
+        }
+        Ok(HttpRequest {
+            method: Method::Post,
+            url: self.token_url.clone(),
+            headers,
+            body,
+        })
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let config = |why: String| Err(Error::permanent(ErrorKind::Config(why)));
+        if self.token_url.trim().is_empty() {
+            return config("the token URL is empty".to_owned());
+        }
+        if let Some(bad) = self
+            .scopes
+            .iter()
+            .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
+        {
+            return config(format!(
+                "scope {bad:?} is empty or contains whitespace; pass each scope separately"
+            ));
+        }
+        if let Some((name, _)) = self
+            .extra
+            .iter()
+            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+        {
+            return config(format!(
+                "extra parameter {name:?} would override one the request sets itself"
+            ));
+        }
+        if let Some((name, _)) = self.extra.iter().find(|(n, _)| n.is_empty()) {
+            return config(format!("extra parameter {name:?} has no name"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let extra: Vec<&str> = self.extra.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("TokenRequest")
+            .field("token_url", &self.token_url)
+            .field("grant", &self.grant)
+            .field("client", &self.client)
+            .field("scopes", &self.scopes)
+            .field("audiences", &self.audiences)
+            .field("resources", &self.resources)
+            .field("extra_param_names", &extra)
+            .finish()
+    }
+}

@@ -1,0 +1,306 @@
+//! Token requests as built for the wire: grants, client authentication,
+//! parameters, headers, and secrets kept out of `Debug`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use freshen_core::ErrorKind;
+use freshen_core::oauth::grant::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
+use freshen_core::oauth::{
+    AuthMethod, ClientAuth, Grant, HttpRequest, HttpResponse, Method, ParseOptions, TokenExchange,
+    TokenRequest, parse_token_response,
+};
+
+const URL: &str = "https://idp.example/oauth2/token";
+
+/// The body's pairs, decoded (a test-side decoder, independent of the crate's).
+fn pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    let body = std::str::from_utf8(&req.body).unwrap();
+    body.split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            c => {
+                assert!(
+                    c.is_ascii_alphanumeric() || b"*-._".contains(&c),
+                    "unencoded {c}"
+                );
+                out.push(c);
+            }
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|&c| c != b'=') {
+        bits = bits << 6 | A.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn basic_credentials(req: &HttpRequest) -> String {
+    let header = req
+        .header("authorization")
+        .expect("an Authorization header");
+    let b64 = header.strip_prefix("Basic ").expect("Basic");
+    String::from_utf8(base64_decode(b64)).unwrap()
+}
+
+#[test]
+fn client_credentials_with_basic_auth_by_default() {
+    let req = TokenRequest::client_credentials(URL, ClientAuth::new("my-client", "s3cret"))
+        .scopes(["read", "write"])
+        .to_http_request()
+        .unwrap();
+    assert_eq!(req.method, Method::Post);
+    assert_eq!(req.url, URL);
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(req.header("accept"), Some("application/json"));
+    assert_eq!(basic_credentials(&req), "my-client:s3cret");
+    assert_eq!(
+        std::str::from_utf8(&req.body).unwrap(),
+        "grant_type=client_credentials&scope=read+write"
+    );
+}
+
+#[test]
+fn basic_auth_form_encodes_id_and_secret_before_base64() {
+    let secret = "p:a+s s%wörd/=&";
+    let client = ClientAuth::basic("id:with space", secret);
+    assert_eq!(client.method(), AuthMethod::ClientSecretBasic);
+    let req = TokenRequest::client_credentials(URL, client)
+        .to_http_request()
+        .unwrap();
+    let creds = basic_credentials(&req);
+    assert_eq!(creds, "id%3Awith+space:p%3Aa%2Bs+s%25w%C3%B6rd%2F%3D%26");
+    // Exactly one unencoded ':' separates them, and each half decodes back.
+    let (id, sec) = creds.split_once(':').unwrap();
+    assert!(!sec.contains(':'));
+    assert_eq!(
+        (decode(id).as_str(), decode(sec).as_str()),
+        ("id:with space", secret)
+    );
+    // Nothing about the client goes in the body.
+    let p = pairs(&req);
+    assert!(get(&p, "client_id").is_empty() && get(&p, "client_secret").is_empty());
+}
+
+#[test]
+fn post_auth_puts_both_in_the_body() {
+    let req = TokenRequest::client_credentials(URL, ClientAuth::post("cid", "a b+c"))
+        .to_http_request()
+        .unwrap();
+    assert_eq!(req.header("authorization"), None);
+    let p = pairs(&req);
+    assert_eq!(get(&p, "client_id"), ["cid"]);
+    assert_eq!(get(&p, "client_secret"), ["a b+c"]);
+    assert_eq!(get(&p, "grant_type"), ["client_credentials"]);
+}
+
+#[test]
+fn public_client_sends_only_its_id() {
+    let req = TokenRequest::refresh(URL, ClientAuth::public("app"), "rt-1")
+        .to_http_request()
+        .unwrap();
+    assert_eq!(req.header("authorization"), None);
+    let p = pairs(&req);
+    assert_eq!(get(&p, "client_id"), ["app"]);
+    assert!(get(&p, "client_secret").is_empty());
+    assert_eq!(get(&p, "grant_type"), ["refresh_token"]);
+    assert_eq!(get(&p, "refresh_token"), ["rt-1"]);
+}
+
+#[test]
+fn audience_resource_and_extra_parameters() {
+    let req = TokenRequest::client_credentials(URL, ClientAuth::new("c", "s"))
+        .scope("api://x/.default")
+        .audience("https://api.example")
+        .resource("https://a.example/")
+        .resource("https://b.example/")
+        .param("tenant", "t&1")
+        .to_http_request()
+        .unwrap();
+    let p = pairs(&req);
+    assert_eq!(get(&p, "scope"), ["api://x/.default"]);
+    assert_eq!(get(&p, "audience"), ["https://api.example"]);
+    assert_eq!(
+        get(&p, "resource"),
+        ["https://a.example/", "https://b.example/"]
+    );
+    assert_eq!(get(&p, "tenant"), ["t&1"]);
+    assert_eq!(
+        p[0],
+        ("grant_type".to_owned(), "client_credentials".to_owned())
+    );
+}
+
+#[test]
+fn token_exchange_parameters() {
+    let exchange = TokenExchange::new("subject-jwt", TOKEN_TYPE_JWT)
+        .with_actor("actor-tok", TOKEN_TYPE_ACCESS_TOKEN)
+        .with_requested_token_type(TOKEN_TYPE_ACCESS_TOKEN);
+    let request = TokenRequest::token_exchange(URL, exchange)
+        .audience("svc-a")
+        .audience("svc-b")
+        .resource("https://r.example/")
+        .scope("read");
+    assert!(request.parse_options().accepts_na_token_type());
+    let req = request.to_http_request().unwrap();
+    let p = pairs(&req);
+    assert_eq!(
+        get(&p, "grant_type"),
+        ["urn:ietf:params:oauth:grant-type:token-exchange"]
+    );
+    assert_eq!(get(&p, "subject_token"), ["subject-jwt"]);
+    assert_eq!(
+        get(&p, "subject_token_type"),
+        ["urn:ietf:params:oauth:token-type:jwt"]
+    );
+    assert_eq!(get(&p, "actor_token"), ["actor-tok"]);
+    assert_eq!(get(&p, "actor_token_type"), [TOKEN_TYPE_ACCESS_TOKEN]);
+    assert_eq!(get(&p, "requested_token_type"), [TOKEN_TYPE_ACCESS_TOKEN]);
+    assert_eq!(get(&p, "audience"), ["svc-a", "svc-b"]);
+    assert_eq!(get(&p, "resource"), ["https://r.example/"]);
+    assert_eq!(get(&p, "scope"), ["read"]);
+    // Unauthenticated unless a client is added.
+    assert_eq!(req.header("authorization"), None);
+    assert!(get(&p, "client_id").is_empty());
+
+    let minimal = TokenRequest::token_exchange(URL, TokenExchange::new("s", TOKEN_TYPE_JWT))
+        .with_client(ClientAuth::new("c", "s"))
+        .to_http_request()
+        .unwrap();
+    let p = pairs(&minimal);
+    assert!(get(&p, "actor_token").is_empty() && get(&p, "requested_token_type").is_empty());
+    assert!(minimal.header("authorization").is_some());
+    assert!(
+        !TokenRequest::client_credentials(URL, ClientAuth::new("c", "s"))
+            .parse_options()
+            .accepts_na_token_type()
+    );
+}
+
+#[test]
+fn refresh_grant_keeps_a_rotated_refresh_token() {
+    let mut request = TokenRequest::refresh(URL, ClientAuth::new("c", "s"), "rt-old");
+    let respond = |body: &str| {
+        let resp = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        };
+        parse_token_response(&resp, None, &ParseOptions::default()).unwrap()
+    };
+    // No new refresh token, or an empty one: keep the old one.
+    assert!(!request.rotate_refresh_token(&respond(r#"{"access_token":"a1"}"#)));
+    assert!(!request.rotate_refresh_token(&respond(r#"{"access_token":"a1","refresh_token":""}"#)));
+    assert_eq!(
+        get(&pairs(&request.to_http_request().unwrap()), "refresh_token"),
+        ["rt-old"]
+    );
+    // A new one replaces it.
+    let rotated = respond(r#"{"access_token":"a2","refresh_token":"rt-new","expires_in":60}"#);
+    assert!(request.rotate_refresh_token(&rotated));
+    assert!(!request.rotate_refresh_token(&rotated));
+    assert_eq!(
+        get(&pairs(&request.to_http_request().unwrap()), "refresh_token"),
+        ["rt-new"]
+    );
+    assert!(matches!(request.grant(), Grant::RefreshToken { .. }));
+    // Other grants ignore it.
+    let mut cc = TokenRequest::client_credentials(URL, ClientAuth::new("c", "s"));
+    assert!(!cc.rotate_refresh_token(&rotated));
+}
+
+#[test]
+fn misconfiguration_is_a_permanent_config_error() {
+    let client = || ClientAuth::new("c", "s");
+    let bad = [
+        TokenRequest::client_credentials("", client()),
+        TokenRequest::client_credentials(URL, client()).scope("read write"),
+        TokenRequest::client_credentials(URL, client()).scope(""),
+        TokenRequest::client_credentials(URL, client()).param("grant_type", "password"),
+        TokenRequest::client_credentials(URL, client()).param("client_secret", "x"),
+        TokenRequest::client_credentials(URL, client()).param("", "x"),
+    ];
+    for request in bad {
+        let e = request.to_http_request().unwrap_err();
+        assert!(e.is_permanent(), "{request:?}");
+        assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
+        assert!(!format!("{e} {e:?}").contains("\"s\""));
+    }
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let client = ClientAuth::post("visible-id", "CLIENT-SECRET-1");
+    let basic = ClientAuth::basic("visible-id", "CLIENT-SECRET-2");
+    let exchange = TokenExchange::new("SUBJECT-SECRET", TOKEN_TYPE_JWT)
+        .with_actor("ACTOR-SECRET", TOKEN_TYPE_JWT);
+    let requests = [
+        TokenRequest::refresh(URL, client.clone(), "REFRESH-SECRET")
+            .param("client_assertion", "EXTRA-SECRET"),
+        TokenRequest::client_credentials(URL, basic.clone()),
+        TokenRequest::token_exchange(URL, exchange.clone()).with_client(client.clone()),
+    ];
+    let mut shown = format!("{client:?} {basic:?} {exchange:?}");
+    for r in &requests {
+        shown += &format!(
+            "{r:?} {:?} {:?} {:?}",
+            r.grant(),
+            r.to_http_request().unwrap(),
+            r.client()
+        );
+    }
+    for secret in [
+        "CLIENT-SECRET",
+        "SUBJECT-SECRET",
+        "ACTOR-SECRET",
+        "REFRESH-SECRET",
+        "EXTRA-SECRET",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("visible-id"));
+}
