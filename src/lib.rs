@@ -28,3 +28,15 @@ pub use freshen_smol as smol;
 /// The synchronous drivers (a background thread, or inline).
 #[cfg(feature = "blocking")]
 pub use freshen_blocking as blocking;
+
+/// The blocking HTTP transport over ureq (with `async` for smol).
+#[cfg(feature = "ureq")]
+pub use freshen_ureq as ureq;
+
+/// The async HTTP transport over reqwest (tokio family).
+#[cfg(feature = "reqwest")]
+pub use freshen_reqwest as reqwest;
+
+/// The async HTTP transport over surf. Opt-in: surf is unmaintained upstream.
+#[cfg(feature = "surf")]
+pub use freshen_surf as surf;

@@ -7,11 +7,22 @@
 //! explicitly allowed; not follow a redirect to another scheme or host; set a
 //! `User-Agent`; and return error statuses as responses (the OAuth2 error is
 //! in the body), failing only when no response came.
+//!
+//! Those rules live here, once, as pure functions every adapter calls:
+//! [`TransportConfig`] (timeouts, body cap, `User-Agent`, insecure `http`),
+//! [`check_url`] (before any connection), [`redirect_target`] /
+//! [`redirect_allowed`] / [`next_redirect`] (same scheme, host and port
+//! only, at most [`MAX_REDIRECTS`] hops).
 
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::String;
 use core::future::Future;
+use core::net::{Ipv4Addr, Ipv6Addr};
+use core::time::Duration;
 
-use crate::error::Error;
-use crate::oauth::http::{HttpRequest, HttpResponse};
+use crate::error::{Error, ErrorKind};
+use crate::oauth::http::{HttpRequest, HttpResponse, Method};
 
 /// A blocking HTTP transport.
 pub trait Transport: Send + Sync + 'static {
@@ -26,4 +37,686 @@ pub trait AsyncTransport: Send + Sync + 'static {
         &self,
         request: HttpRequest,
     ) -> impl Future<Output = Result<HttpResponse, Error>> + Send;
+}
+
+// ---------------------------------------------------------------------------
+// The rules every transport shares. They live here, once, as pure functions:
+// the adapters call them and add only the I/O.
+// ---------------------------------------------------------------------------
+
+/// The `User-Agent` every transport sends unless told otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("freshen/", env!("CARGO_PKG_VERSION"));
+
+/// How many redirects a transport follows for one request, at most.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The settings every transport applies: timeouts, the body cap, whether
+/// plain `http` may leave the machine, and the `User-Agent`.
+///
+/// ```
+/// use core::time::Duration;
+/// use freshen_core::oauth::transport::TransportConfig;
+///
+/// let config = TransportConfig::default()
+///     .with_timeout(Duration::from_secs(10))
+///     .with_max_body(64 * 1024)
+///     .with_user_agent("my-service/1.2");
+/// assert_eq!(config.connect_timeout(), Duration::from_secs(10));
+/// assert_eq!(config.max_body(), 64 * 1024);
+/// assert!(!config.allow_insecure_http());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportConfig {
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body: usize,
+    allow_insecure_http: bool,
+    user_agent: Cow<'static, str>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body: 1024 * 1024,
+            allow_insecure_http: false,
+            user_agent: Cow::Borrowed(DEFAULT_USER_AGENT),
+        }
+    }
+}
+
+impl TransportConfig {
+    /// The defaults: connect timeout 10 s, total timeout 30 s, body cap
+    /// 1 MiB, plain `http` only to loopback, `User-Agent`
+    /// [`DEFAULT_USER_AGENT`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how long establishing the connection (TCP and TLS) may take.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how long one request may take in all: connecting, sending,
+    /// following redirects and reading the whole body.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the largest response body accepted, in bytes. A longer body is
+    /// not read on: the request fails with
+    /// [`ErrorKind::ResponseTooLarge`].
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Allows plain `http` to any host, not only to loopback. Credentials
+    /// then cross the network in the clear: meant for test rigs only.
+    pub fn with_allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Sets the `User-Agent` header sent with every request.
+    pub fn with_user_agent(mut self, user_agent: impl Into<Cow<'static, str>>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// How long establishing the connection may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long one request may take in all.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The largest response body accepted, in bytes.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// Whether plain `http` may go to hosts other than loopback.
+    pub fn allow_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
+
+    /// The `User-Agent` header value.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// The error for a body longer than [`max_body`](Self::max_body).
+    pub fn too_large(&self) -> Error {
+        Error::transient(ErrorKind::ResponseTooLarge {
+            limit: self.max_body,
+        })
+    }
+
+    /// The error for a request that ran past [`timeout`](Self::timeout).
+    pub fn timed_out(&self) -> Error {
+        Error::transient(ErrorKind::Timeout {
+            after: self.timeout,
+        })
+    }
+
+    /// Whether a declared `Content-Length` already exceeds the cap, so the
+    /// body need not be read at all.
+    pub fn declared_too_large(&self, content_length: Option<&str>) -> bool {
+        content_length
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|len| len > self.max_body as u64)
+    }
+}
+
+/// The parts of an absolute URL that decide where a request goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Origin<'a> {
+    /// `http` or `https` (as written; compared case-insensitively).
+    scheme: Scheme,
+    /// The host, without brackets for IPv6 literals.
+    host: &'a str,
+    /// The explicit port, or the scheme's default.
+    port: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+/// An absolute `http`/`https` URL split at its authority.
+struct Parsed<'a> {
+    origin: Origin<'a>,
+    /// Everything before the path: `scheme://authority`.
+    prefix: &'a str,
+    /// The path, query and fragment (may be empty).
+    rest: &'a str,
+}
+
+/// Characters that a URL parser may treat specially (strip, or read as a
+/// separator) but this one does not: a URL holding any is refused rather
+/// than risk reading its host differently from the HTTP client.
+fn has_ambiguous_chars(s: &str) -> bool {
+    s.bytes()
+        .any(|b| b <= b' ' || b == 0x7f || b == b'\\' || !b.is_ascii())
+}
+
+fn parse(url: &str) -> Option<Parsed<'_>> {
+    if has_ambiguous_chars(url) {
+        return None;
+    }
+    let (scheme, after) = url.split_once("://")?;
+    let scheme = if scheme.eq_ignore_ascii_case("https") {
+        Scheme::Https
+    } else if scheme.eq_ignore_ascii_case("http") {
+        Scheme::Http
+    } else {
+        return None;
+    };
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    let prefix = url.get(..url.len() - rest.len())?;
+    // Userinfo ends at the last '@' of the authority.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+        let (host, after_host) = bracketed.split_once(']')?;
+        host.parse::<Ipv6Addr>().ok()?;
+        (host, after_host)
+    } else {
+        match host_port.find(':') {
+            Some(i) => host_port.split_at(i),
+            None => (host_port, ""),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        "" | ":" => match scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        },
+        p => {
+            let digits = p.strip_prefix(':')?;
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse::<u16>().ok()?
+        }
+    };
+    Some(Parsed {
+        origin: Origin { scheme, host, port },
+        prefix,
+        rest,
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Ok(v4) = host.parse::<Ipv4Addr>() {
+        return v4.is_loopback();
+    }
+    host.parse::<Ipv6Addr>().is_ok_and(|v6| v6.is_loopback())
+}
+
+/// A URL as it may appear in an error message: scheme, host, port and path,
+/// without userinfo, query or fragment (any of which may carry a secret).
+pub fn display_url(url: &str) -> String {
+    match parse(url) {
+        Some(p) => {
+            let path_end = p.rest.find(['?', '#']).unwrap_or(p.rest.len());
+            let path = p.rest.get(..path_end).unwrap_or("");
+            let scheme = match p.origin.scheme {
+                Scheme::Http => "http",
+                Scheme::Https => "https",
+            };
+            let host = p.origin.host;
+            let port = p.origin.port;
+            if host.contains(':') {
+                format!("{scheme}://[{host}]:{port}{path}")
+            } else {
+                format!("{scheme}://{host}:{port}{path}")
+            }
+        }
+        None => String::from("<unparseable URL>"),
+    }
+}
+
+/// Checks that a transport may send a request to `url`.
+///
+/// `https` is always allowed. Plain `http` is allowed only to a loopback
+/// host (`127.0.0.0/8`, `::1`, `localhost`) unless
+/// [`TransportConfig::allow_insecure_http`] is set, since a token request
+/// carries a client secret or a refresh token. Anything else (another
+/// scheme, a URL this check cannot read unambiguously) is refused with a
+/// permanent [`ErrorKind::Config`] error, before any connection is made.
+///
+/// ```
+/// use freshen_core::oauth::transport::{check_url, TransportConfig};
+///
+/// let config = TransportConfig::default();
+/// assert!(check_url("https://login.example.com/oauth2/token", &config).is_ok());
+/// assert!(check_url("http://127.0.0.1:8080/token", &config).is_ok());
+/// assert!(check_url("http://example.invalid/token", &config).is_err());
+/// ```
+pub fn check_url(url: &str, config: &TransportConfig) -> Result<(), Error> {
+    let Some(parsed) = parse(url) else {
+        return Err(Error::permanent(ErrorKind::Config(format!(
+            "not an absolute http(s) URL: {}",
+            display_url(url)
+        ))));
+    };
+    match parsed.origin.scheme {
+        Scheme::Https => Ok(()),
+        Scheme::Http if config.allow_insecure_http || is_loopback(parsed.origin.host) => Ok(()),
+        Scheme::Http => Err(Error::permanent(ErrorKind::Config(format!(
+            "refusing plain http to a non-loopback host ({}); use https",
+            display_url(url)
+        )))),
+    }
+}
+
+/// Resolves a redirect's `Location` against the URL that answered, and
+/// returns the absolute target if a transport may follow it.
+///
+/// A redirect is followed only within one origin: the same scheme, host and
+/// port (default ports filled in). Relative locations (`/path`, `path`,
+/// `?query`, `//host/path`) are resolved first. Anything else, including a
+/// location this function cannot read unambiguously, gives `None`.
+///
+/// ```
+/// use freshen_core::oauth::transport::redirect_target;
+///
+/// let from = "https://idp.example.com/oauth2/token";
+/// assert_eq!(
+///     redirect_target(from, "/v2/token").as_deref(),
+///     Some("https://idp.example.com/v2/token")
+/// );
+/// assert_eq!(redirect_target(from, "http://idp.example.com/token"), None);
+/// ```
+pub fn redirect_target(from_url: &str, location: &str) -> Option<String> {
+    let from = parse(from_url)?;
+    if location.is_empty() || has_ambiguous_chars(location) {
+        return None;
+    }
+    let target = if location.starts_with("//") {
+        // Scheme-relative: takes the scheme of the URL that answered.
+        let scheme = from.prefix.split_once("://")?.0;
+        format!("{scheme}:{location}")
+    } else if location.starts_with('/') {
+        format!("{}{location}", from.prefix)
+    } else if location.starts_with('?') {
+        let end = from.rest.find(['?', '#']).unwrap_or(from.rest.len());
+        format!("{}{}{location}", from.prefix, from.rest.get(..end)?)
+    } else if location.starts_with('#') {
+        let end = from.rest.find('#').unwrap_or(from.rest.len());
+        format!("{}{}{location}", from.prefix, from.rest.get(..end)?)
+    } else {
+        let colon = location.find(':');
+        let slash = location.find(['/', '?', '#']);
+        let has_scheme = match (colon, slash) {
+            (Some(c), Some(s)) => c < s,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if has_scheme {
+            String::from(location)
+        } else {
+            // A relative path: replaces the last segment of the base path.
+            let end = from.rest.find(['?', '#']).unwrap_or(from.rest.len());
+            let path = from.rest.get(..end)?;
+            let dir = path.rfind('/').and_then(|i| path.get(..=i)).unwrap_or("/");
+            format!("{}{dir}{location}", from.prefix)
+        }
+    };
+    let to = parse(&target)?;
+    let same_host = to.origin.host.eq_ignore_ascii_case(from.origin.host);
+    if to.origin.scheme == from.origin.scheme && same_host && to.origin.port == from.origin.port {
+        Some(target)
+    } else {
+        None
+    }
+}
+
+/// Whether a transport may follow a redirect from `from_url` to `to_url`
+/// (which may be relative): only within one scheme, host and port.
+///
+/// ```
+/// use freshen_core::oauth::transport::redirect_allowed;
+///
+/// let from = "https://idp.example.com/token";
+/// assert!(redirect_allowed(from, "https://IDP.example.com:443/v2/token"));
+/// assert!(redirect_allowed(from, "token2"));
+/// assert!(!redirect_allowed(from, "https://evil.example/token"));
+/// assert!(!redirect_allowed(from, "http://idp.example.com/token"));
+/// ```
+pub fn redirect_allowed(from_url: &str, to_url: &str) -> bool {
+    redirect_target(from_url, to_url).is_some()
+}
+
+/// Whether a request header is one the transport sets itself (`Host`,
+/// `Content-Length`, `Transfer-Encoding`, `Connection`) and must not copy
+/// from an [`HttpRequest`].
+pub fn is_transport_header(name: &str) -> bool {
+    ["host", "content-length", "transfer-encoding", "connection"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Whether `status` asks the client to go elsewhere (301, 302, 303, 307,
+/// 308).
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Decides what a transport that follows redirects itself does with a
+/// response.
+///
+/// `sent` is the request that got the response, `hops` how many redirects
+/// were already followed for it. Returns:
+///
+/// - `Ok(None)`: not a redirect (or one without a `Location`): hand the
+///   response to the caller.
+/// - `Ok(Some(next))`: send `next`. 307 and 308 keep the method and the
+///   body; 301, 302 and 303 turn a `POST` into a body-less `GET`, as every
+///   HTTP client does.
+/// - `Err(_)`: a redirect that must not be followed (to another scheme,
+///   host or port), or more than [`MAX_REDIRECTS`]: a permanent
+///   [`ErrorKind::Config`] error.
+pub fn next_redirect(
+    sent: &HttpRequest,
+    status: u16,
+    location: Option<&str>,
+    hops: usize,
+) -> Result<Option<HttpRequest>, Error> {
+    if !is_redirect(status) {
+        return Ok(None);
+    }
+    let Some(location) = location else {
+        return Ok(None);
+    };
+    let Some(target) = redirect_target(&sent.url, location) else {
+        return Err(refused_redirect(&sent.url, location));
+    };
+    if hops >= MAX_REDIRECTS {
+        return Err(Error::permanent(ErrorKind::Config(format!(
+            "more than {MAX_REDIRECTS} redirects from {}",
+            display_url(&sent.url)
+        ))));
+    }
+    let mut next = sent.clone();
+    next.url = target;
+    if matches!(status, 301..=303) && sent.method == Method::Post {
+        next.method = Method::Get;
+        next.body.clear();
+        next.headers.retain(|(name, _)| {
+            !name.eq_ignore_ascii_case("content-type")
+                && !name.eq_ignore_ascii_case("content-length")
+        });
+    }
+    Ok(Some(next))
+}
+
+/// The error for a redirect that [`redirect_allowed`] refuses.
+pub fn refused_redirect(from_url: &str, location: &str) -> Error {
+    Error::permanent(ErrorKind::Config(format!(
+        "refusing a redirect from {} to another origin ({})",
+        display_url(from_url),
+        display_url(location)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn config() -> TransportConfig {
+        TransportConfig::default()
+    }
+
+    fn refused(url: &str, config: &TransportConfig) -> bool {
+        match check_url(url, config) {
+            Ok(()) => false,
+            Err(e) => e.is_permanent() && matches!(e.kind(), ErrorKind::Config(_)),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = TransportConfig::new();
+        assert_eq!(c.connect_timeout(), Duration::from_secs(10));
+        assert_eq!(c.timeout(), Duration::from_secs(30));
+        assert_eq!(c.max_body(), 1024 * 1024);
+        assert!(!c.allow_insecure_http());
+        assert!(c.user_agent().starts_with("freshen/"));
+        let c = c.with_user_agent(String::from("x/1")).with_max_body(5);
+        assert_eq!(c.user_agent(), "x/1");
+        assert!(c.declared_too_large(Some(" 6 ")));
+        assert!(!c.declared_too_large(Some("5")));
+        assert!(!c.declared_too_large(Some("junk")));
+        assert!(!c.declared_too_large(None));
+        assert_eq!(
+            c.too_large().kind(),
+            &ErrorKind::ResponseTooLarge { limit: 5 }
+        );
+    }
+
+    #[test]
+    fn https_always_allowed() {
+        for url in [
+            "https://idp.example.com/token",
+            "HTTPS://idp.example.com:8443/t?x=1",
+            "https://[2001:db8::1]/token",
+            "https://10.0.0.1",
+        ] {
+            assert!(check_url(url, &config()).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn http_only_to_loopback() {
+        for url in [
+            "http://127.0.0.1:8080/token",
+            "http://127.255.0.9/token",
+            "http://localhost/token",
+            "http://LOCALHOST:1/token",
+            "http://[::1]:9000/token",
+            "http://user:pw@127.0.0.1/token",
+            "http://127.0.0.1?x",
+        ] {
+            assert!(check_url(url, &config()).is_ok(), "{url}");
+        }
+        for url in [
+            "http://example.invalid/token",
+            "http://10.0.0.1/token",
+            "http://128.0.0.1/token",
+            "http://[::2]/token",
+            "http://localhost.evil.example/token",
+            "http://127.0.0.1.evil.example/token",
+            "http://127.0.0.1@evil.example/token",
+            "http://[::1]@evil.example/token",
+            "http://localhost\\@evil.example/token",
+            "http://127.0.0.1\t/token",
+            "http://0x7f.0.0.1/token",
+            "http://127.1/token",
+            "http://localhost:99999/token",
+            "http://localhost:8x/token",
+            "http:127.0.0.1/token",
+            "http:/127.0.0.1/token",
+            " http://127.0.0.1/token",
+            "ftp://127.0.0.1/token",
+            "file:///etc/passwd",
+            "127.0.0.1/token",
+            "http:///token",
+            "",
+        ] {
+            assert!(refused(url, &config()), "{url}");
+        }
+    }
+
+    #[test]
+    fn insecure_http_when_allowed() {
+        let c = config().with_allow_insecure_http(true);
+        assert!(check_url("http://example.invalid/token", &c).is_ok());
+        // Still only http(s).
+        assert!(refused("ftp://example.invalid/token", &c));
+    }
+
+    #[test]
+    fn refusal_messages_hold_no_userinfo_or_query() {
+        let e = check_url(
+            "http://user:s3cret@example.invalid/t?code=s3cret#f",
+            &config(),
+        );
+        let msg = e.err().map(|e| format!("{e}")).unwrap_or_default();
+        assert!(msg.contains("http://example.invalid:80/t"), "{msg}");
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn redirects_within_one_origin() {
+        let from = "https://idp.example.com/oauth2/token?x=1";
+        let cases: Vec<(&str, Option<&str>)> = vec![
+            ("/v2/token", Some("https://idp.example.com/v2/token")),
+            ("token2", Some("https://idp.example.com/oauth2/token2")),
+            ("?y=2", Some("https://idp.example.com/oauth2/token?y=2")),
+            ("#f", Some("https://idp.example.com/oauth2/token?x=1#f")),
+            ("//idp.example.com/t", Some("https://idp.example.com/t")),
+            (
+                "https://idp.example.com:443/t",
+                Some("https://idp.example.com:443/t"),
+            ),
+            (
+                "HTTPS://IDP.EXAMPLE.COM/t",
+                Some("HTTPS://IDP.EXAMPLE.COM/t"),
+            ),
+            ("http://idp.example.com/t", None),
+            ("https://idp.example.com:8443/t", None),
+            ("https://evil.example/t", None),
+            ("//evil.example/t", None),
+            ("https://idp.example.com@evil.example/t", None),
+            ("https://evil.example\\@idp.example.com/t", None),
+            ("/\\evil.example/t", None),
+            ("javascript:alert(1)", None),
+            ("http:/t", None),
+            ("", None),
+        ];
+        for (location, want) in cases {
+            assert_eq!(
+                redirect_target(from, location).as_deref(),
+                want,
+                "{location}"
+            );
+            assert_eq!(
+                redirect_allowed(from, location),
+                want.is_some(),
+                "{location}"
+            );
+        }
+        assert!(redirect_allowed(
+            "http://127.0.0.1:80/a",
+            "http://127.0.0.1/b"
+        ));
+        assert!(!redirect_allowed(
+            "http://127.0.0.1:8080/a",
+            "http://localhost:8080/b"
+        ));
+        assert!(!redirect_allowed(
+            "http://127.0.0.1:8080/a",
+            "http://example.invalid/token"
+        ));
+        assert!(redirect_allowed(
+            "http://[::1]:8080/a",
+            "http://[::1]:8080/b"
+        ));
+        assert!(!redirect_allowed("not a url", "/b"));
+    }
+
+    fn post(url: &str) -> HttpRequest {
+        HttpRequest {
+            method: Method::Post,
+            url: String::from(url),
+            headers: vec![
+                (
+                    String::from("Content-Type"),
+                    String::from("application/x-www-form-urlencoded"),
+                ),
+                (String::from("Authorization"), String::from("Basic eDp5")),
+            ],
+            body: b"grant_type=client_credentials".to_vec(),
+        }
+    }
+
+    #[test]
+    fn next_redirect_rules() {
+        let sent = post("https://idp.example.com/token");
+        // Not a redirect, or one with no Location: the response is the answer.
+        assert_eq!(next_redirect(&sent, 200, Some("/x"), 0), Ok(None));
+        assert_eq!(next_redirect(&sent, 304, Some("/x"), 0), Ok(None));
+        assert_eq!(next_redirect(&sent, 307, None, 0), Ok(None));
+        // 307/308 keep method, body and headers.
+        for status in [307, 308] {
+            let next = next_redirect(&sent, status, Some("/v2"), 0);
+            let next = next.ok().flatten();
+            let next = next.as_ref();
+            assert_eq!(next.map(|r| r.method), Some(Method::Post));
+            assert_eq!(next.map(|r| r.body.as_slice()), Some(sent.body.as_slice()));
+            assert_eq!(
+                next.map(|r| r.url.as_str()),
+                Some("https://idp.example.com/v2")
+            );
+            assert_eq!(
+                next.and_then(|r| r.header("authorization")),
+                Some("Basic eDp5")
+            );
+        }
+        // 301/302/303 turn a POST into a GET without a body.
+        for status in [301, 302, 303] {
+            let next = next_redirect(&sent, status, Some("/v2"), 0).ok().flatten();
+            let next = next.as_ref();
+            assert_eq!(next.map(|r| r.method), Some(Method::Get));
+            assert_eq!(next.map(|r| r.body.len()), Some(0));
+            assert_eq!(next.and_then(|r| r.header("content-type")), None);
+        }
+        // Another origin, or too many hops: a permanent Config error.
+        for (location, hops) in [("http://idp.example.com/t", 0), ("/v2", MAX_REDIRECTS)] {
+            let err = next_redirect(&sent, 307, Some(location), hops).err();
+            assert!(err.as_ref().is_some_and(|e| e.is_permanent()), "{location}");
+            assert!(matches!(
+                err.as_ref().map(|e| e.kind()),
+                Some(ErrorKind::Config(_))
+            ));
+        }
+        assert!(next_redirect(&sent, 307, Some("/v2"), MAX_REDIRECTS - 1).is_ok());
+    }
+
+    #[test]
+    fn transport_headers() {
+        assert!(is_transport_header("Content-Length"));
+        assert!(is_transport_header("HOST"));
+        assert!(!is_transport_header("Authorization"));
+    }
+
+    #[test]
+    fn display_url_strips_secrets() {
+        assert_eq!(
+            display_url("https://u:p@idp.example.com/t?secret=1#frag"),
+            "https://idp.example.com:443/t"
+        );
+        assert_eq!(display_url("http://[::1]:8/t"), "http://[::1]:8/t");
+        assert_eq!(display_url("garbage"), "<unparseable URL>");
+    }
 }

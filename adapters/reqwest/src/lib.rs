@@ -1,0 +1,273 @@
+//! An async [`AsyncTransport`] for freshen over [reqwest] 0.12 with rustls
+//! (ring, webpki roots): the transport for the tokio family.
+//!
+//! [`ReqwestTransport`] applies the rules every freshen transport shares
+//! (see [`freshen_core::oauth::transport`]):
+//!
+//! - error statuses come back as responses, bodies included;
+//! - plain `http` only to loopback unless
+//!   [`TransportConfig::with_allow_insecure_http`], checked before
+//!   connecting;
+//! - redirects are followed only within one scheme, host and port, at most
+//!   5 hops (a custom reqwest redirect policy over
+//!   [`redirect_allowed`]); any other redirect is an error;
+//! - a connect timeout and a total timeout that covers the body;
+//! - the body is streamed chunk by chunk and reading stops at the cap
+//!   ([`ErrorKind::ResponseTooLarge`]);
+//! - a `User-Agent` (`freshen/<version>` by default).
+//!
+//! reqwest needs a tokio runtime: call it from within one.
+//!
+//! ```no_run
+//! use freshen_core::oauth::{AsyncTransport, HttpRequest, Method};
+//! use freshen_reqwest::ReqwestTransport;
+//!
+//! # async fn run() -> Result<(), freshen_core::Error> {
+//! let transport = ReqwestTransport::new();
+//! let request = HttpRequest {
+//!     method: Method::Post,
+//!     url: "https://login.example.com/oauth2/token".into(),
+//!     headers: vec![(
+//!         "Content-Type".into(),
+//!         "application/x-www-form-urlencoded".into(),
+//!     )],
+//!     body: b"grant_type=client_credentials".to_vec(),
+//! };
+//! let response = transport.send(request).await?;
+//! println!("HTTP {}", response.status);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [reqwest]: https://docs.rs/reqwest
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+
+use freshen_core::oauth::transport::{
+    MAX_REDIRECTS, TransportConfig, check_url, display_url, is_transport_header, redirect_allowed,
+    refused_redirect,
+};
+use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method};
+use freshen_core::{Error, ErrorKind};
+use reqwest::redirect;
+
+/// An async HTTP transport over a [`reqwest::Client`] (connection pool
+/// included). Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct ReqwestTransport {
+    client: Result<reqwest::Client, Error>,
+    config: TransportConfig,
+}
+
+impl fmt::Debug for ReqwestTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestTransport")
+            .field("config", &self.config)
+            .field("ready", &self.client.is_ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ReqwestTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReqwestTransport {
+    /// A transport with the default [`TransportConfig`].
+    ///
+    /// If the client cannot be built (the TLS backend fails to start),
+    /// every [`send`](AsyncTransport::send) returns that error; use
+    /// [`try_with_config`](Self::try_with_config) to see it at once.
+    pub fn new() -> Self {
+        Self::with_config(TransportConfig::default())
+    }
+
+    /// A transport with `config`. Errors building the client surface on
+    /// the first request, as with [`new`](Self::new).
+    pub fn with_config(config: TransportConfig) -> Self {
+        Self::with_client_builder(reqwest::Client::builder(), config)
+    }
+
+    /// A transport with `config`, failing now if the client cannot be
+    /// built.
+    pub fn try_with_config(config: TransportConfig) -> Result<Self, Error> {
+        let transport = Self::with_config(config);
+        transport.client.as_ref().map_err(Clone::clone)?;
+        Ok(transport)
+    }
+
+    /// A transport from a client builder carrying the caller's own settings
+    /// (extra root certificates, a proxy, a local address…). freshen's
+    /// timeouts, `User-Agent` and redirect policy are applied on top and
+    /// replace the builder's.
+    pub fn with_client_builder(builder: reqwest::ClientBuilder, config: TransportConfig) -> Self {
+        let policy = redirect::Policy::custom(|attempt| {
+            let from = attempt.previous().last().map_or("", |u| u.as_str());
+            if !redirect_allowed(from, attempt.url().as_str()) {
+                let error = refused_redirect(from, attempt.url().as_str());
+                return attempt.error(Refused(error));
+            }
+            // `previous` holds every URL requested so far, the first included.
+            if attempt.previous().len() > MAX_REDIRECTS {
+                let error = Error::permanent(ErrorKind::Config(format!(
+                    "more than {MAX_REDIRECTS} redirects from {}",
+                    display_url(from)
+                )));
+                return attempt.error(Refused(error));
+            }
+            attempt.follow()
+        });
+        let client = builder
+            .connect_timeout(config.connect_timeout())
+            .timeout(config.timeout())
+            .user_agent(config.user_agent())
+            .redirect(policy)
+            .build()
+            .map_err(|e| {
+                Error::permanent(ErrorKind::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    chain(&e)
+                )))
+            });
+        ReqwestTransport { client, config }
+    }
+
+    /// The settings this transport applies.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    async fn send_checked(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        check_url(&request.url, &self.config)?;
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let method = match request.method {
+            Method::Post => reqwest::Method::POST,
+            Method::Get => reqwest::Method::GET,
+        };
+        let mut builder = client.request(method, request.url.as_str());
+        for (name, value) in &request.headers {
+            if !is_transport_header(name) {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        if !(request.method == Method::Get && request.body.is_empty()) {
+            builder = builder.body(request.body);
+        }
+        let url = request.url;
+        let mut response = builder.send().await.map_err(|e| self.map_error(&e, &url))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let limit = self.config.max_body();
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(self.config.too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.map_error(&e, &url))?
+        {
+            if chunk.len() > limit.saturating_sub(body.len()) {
+                // Dropping the response closes the connection: the rest is
+                // never read.
+                return Err(self.config.too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn map_error(&self, error: &reqwest::Error, url: &str) -> Error {
+        if let Some(refused) = find_source::<Refused>(error) {
+            return refused.0.clone();
+        }
+        if error.is_timeout() {
+            let after = if error.is_connect() {
+                self.config.connect_timeout()
+            } else {
+                self.config.timeout()
+            };
+            return Error::transient(ErrorKind::Timeout { after });
+        }
+        if error.is_builder() {
+            return Error::permanent(ErrorKind::Config(format!(
+                "cannot build a request to {}: {}",
+                display_url(url),
+                chain(error)
+            )));
+        }
+        Error::transient(ErrorKind::Transport(format!(
+            "{}: {}",
+            display_url(url),
+            chain(error)
+        )))
+    }
+}
+
+impl AsyncTransport for ReqwestTransport {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, Error>> + Send {
+        self.send_checked(request)
+    }
+}
+
+/// A freshen error carried through reqwest's redirect policy.
+#[derive(Debug)]
+struct Refused(Error);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl StdError for Refused {}
+
+fn find_source<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The error and its causes, without the URL (which may hold a query).
+fn chain(error: &reqwest::Error) -> String {
+    let mut out = String::new();
+    let mut current: Option<&(dyn StdError + 'static)> = error.source();
+    let top = error.to_string();
+    // reqwest's own message ends with " for url (…)": cut it.
+    let top = top.split(" for url (").next().unwrap_or("request failed");
+    out.push_str(top);
+    while let Some(e) = current {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        current = e.source();
+    }
+    out
+}

@@ -1,0 +1,255 @@
+//! A blocking [`Transport`] for freshen over [ureq] 3, with TLS by rustls
+//! (ring, webpki roots).
+//!
+//! [`UreqTransport`] applies the rules every freshen transport shares
+//! (see [`freshen_core::oauth::transport`]):
+//!
+//! - error statuses come back as responses, bodies included (ureq's
+//!   `http_status_as_error` is off), since the OAuth2 error is in the body;
+//! - plain `http` only to loopback unless
+//!   [`TransportConfig::with_allow_insecure_http`], checked before
+//!   connecting;
+//! - redirects are followed by hand, only within one scheme, host and port,
+//!   at most 5 hops (307/308 keep the method and body); any other redirect
+//!   is an error;
+//! - a connect timeout and a total timeout over all hops and the body;
+//! - the body is read up to the cap and no further
+//!   ([`ErrorKind::ResponseTooLarge`]);
+//! - a `User-Agent` (`freshen/<version>` by default).
+//!
+//! With the `async` feature it is also an [`AsyncTransport`] that runs the
+//! blocking call on the [`blocking`](https://docs.rs/blocking) thread pool:
+//! the default transport for smol users.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use freshen_core::oauth::{HttpRequest, Method, Transport};
+//! use freshen_core::oauth::transport::TransportConfig;
+//! use freshen_ureq::UreqTransport;
+//!
+//! let transport = UreqTransport::with_config(
+//!     TransportConfig::default().with_timeout(Duration::from_secs(10)),
+//! );
+//! let request = HttpRequest {
+//!     method: Method::Post,
+//!     url: "https://login.example.com/oauth2/token".into(),
+//!     headers: vec![(
+//!         "Content-Type".into(),
+//!         "application/x-www-form-urlencoded".into(),
+//!     )],
+//!     body: b"grant_type=client_credentials".to_vec(),
+//! };
+//! let response = transport.send(&request)?;
+//! println!("HTTP {}", response.status);
+//! # Ok::<(), freshen_core::Error>(())
+//! ```
+//!
+//! [ureq]: https://docs.rs/ureq
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use freshen_core::oauth::transport::{
+    TransportConfig, check_url, display_url, is_transport_header, next_redirect,
+};
+use freshen_core::oauth::{HttpRequest, HttpResponse, Method, Transport};
+use freshen_core::{Error, ErrorKind};
+use ureq::Agent;
+use ureq::http;
+
+#[cfg(feature = "async")]
+use freshen_core::oauth::AsyncTransport;
+
+/// A blocking HTTP transport over a ureq [`Agent`] (connection pool
+/// included). Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct UreqTransport {
+    agent: Agent,
+    config: TransportConfig,
+}
+
+impl fmt::Debug for UreqTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UreqTransport")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UreqTransport {
+    /// A transport with the default [`TransportConfig`].
+    pub fn new() -> Self {
+        Self::with_config(TransportConfig::default())
+    }
+
+    /// A transport with `config`.
+    pub fn with_config(config: TransportConfig) -> Self {
+        let agent: Agent = Agent::config_builder()
+            // The OAuth2 error is in the body of a 400/401: keep it.
+            .http_status_as_error(false)
+            // Redirects are followed by hand, under `redirect_target`'s rule.
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout()))
+            .timeout_global(Some(config.timeout()))
+            .user_agent(config.user_agent())
+            .build()
+            .into();
+        UreqTransport { agent, config }
+    }
+
+    /// The settings this transport applies.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    fn send_one(
+        &self,
+        request: &HttpRequest,
+        remaining: Duration,
+    ) -> Result<http::Response<ureq::Body>, Error> {
+        let method = match request.method {
+            Method::Post => http::Method::POST,
+            Method::Get => http::Method::GET,
+        };
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(request.url.as_str());
+        for (name, value) in &request.headers {
+            if !is_transport_header(name) {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        let result = if request.method == Method::Get && request.body.is_empty() {
+            let http_request = builder.body(()).map_err(|e| bad_request(request, &e))?;
+            let http_request = self
+                .agent
+                .configure_request(http_request)
+                .timeout_global(Some(remaining))
+                .build();
+            self.agent.run(http_request)
+        } else {
+            let http_request = builder
+                .body(request.body.as_slice())
+                .map_err(|e| bad_request(request, &e))?;
+            let http_request = self
+                .agent
+                .configure_request(http_request)
+                .timeout_global(Some(remaining))
+                .build();
+            self.agent.run(http_request)
+        };
+        result.map_err(|e| self.map_error(e, &request.url))
+    }
+
+    fn map_error(&self, error: ureq::Error, url: &str) -> Error {
+        match error {
+            ureq::Error::Timeout(ureq::Timeout::Connect) => Error::transient(ErrorKind::Timeout {
+                after: self.config.connect_timeout(),
+            }),
+            ureq::Error::Timeout(_) => self.config.timed_out(),
+            ureq::Error::BodyExceedsLimit(_) => self.config.too_large(),
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                self.config.timed_out()
+            }
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => Error::permanent(ErrorKind::Config(
+                format!("cannot build a request to {}: {error}", display_url(url)),
+            )),
+            other => Error::transient(ErrorKind::Transport(format!(
+                "{}: {other}",
+                display_url(url)
+            ))),
+        }
+    }
+
+    fn read_body(&self, response: http::Response<ureq::Body>, url: &str) -> Result<Vec<u8>, Error> {
+        let limit = self.config.max_body();
+        // The reader stops after `limit` bytes and fails if one more byte
+        // is there, without reading the rest.
+        response
+            .into_body()
+            .into_with_config()
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+            .read_to_vec()
+            .map_err(|e| self.map_error(e, url))
+    }
+}
+
+fn bad_request(request: &HttpRequest, error: &http::Error) -> Error {
+    // http::Error names the part that was wrong, never a header's value.
+    Error::permanent(ErrorKind::Config(format!(
+        "cannot build a request to {}: {error}",
+        display_url(&request.url)
+    )))
+}
+
+fn headers_of(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, Error> {
+        let deadline = Instant::now() + self.config.timeout();
+        let mut current = request.clone();
+        let mut hops = 0;
+        loop {
+            check_url(&current.url, &self.config)?;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.config.timed_out());
+            }
+            let response = self.send_one(&current, remaining)?;
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            if let Some(next) = next_redirect(&current, status, location, hops)? {
+                // The redirect's own body is dropped unread.
+                current = next;
+                hops += 1;
+                continue;
+            }
+            let headers = headers_of(response.headers());
+            let declared = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok());
+            if self.config.declared_too_large(declared) {
+                return Err(self.config.too_large());
+            }
+            let body = self.read_body(response, &current.url)?;
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+    }
+}
+
+/// Runs the blocking request on the [`blocking`] crate's thread pool, so
+/// an async caller's executor thread is never blocked.
+#[cfg(feature = "async")]
+impl AsyncTransport for UreqTransport {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, Error>> + Send {
+        let transport = self.clone();
+        blocking::unblock(move || Transport::send(&transport, &request))
+    }
+}

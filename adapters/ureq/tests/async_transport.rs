@@ -1,0 +1,52 @@
+//! The transport conformance suite, for `UreqTransport` as an
+//! `AsyncTransport` (the `async` feature) on smol.
+#![cfg(feature = "async")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use freshen_core::oauth::transport::TransportConfig;
+use freshen_testkit::suite;
+use freshen_ureq::UreqTransport;
+
+fn make(config: TransportConfig) -> UreqTransport {
+    UreqTransport::with_config(config)
+}
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                smol::block_on(suite::$case(make));
+            }
+        )*
+    };
+}
+
+cases!(
+    ok_response_intact,
+    token_and_get,
+    error_statuses_are_responses,
+    connection_refused,
+    slow_times_out,
+    huge_body_refused,
+    huge_chunked_body_refused,
+    redirect_to_http_refused,
+    same_origin_307_followed,
+    redirect_limit,
+    insecure_http_refused,
+    user_agent_sent,
+);
+
+/// The future is `Send`: it can be spawned on a multi-threaded executor.
+#[test]
+fn future_is_send() {
+    fn assert_send<F: std::future::Future + Send>(_: &F) {}
+    let t = make(TransportConfig::default());
+    let f = freshen_core::oauth::AsyncTransport::send(
+        &t,
+        suite::token_request(&freshen_testkit::refused_url()),
+    );
+    assert_send(&f);
+    let result = smol::block_on(f);
+    assert!(result.is_err());
+}
