@@ -11,6 +11,8 @@ pub mod http;
 pub mod request;
 pub mod response;
 pub mod response_error;
+#[cfg(feature = "std")]
+pub mod source;
 pub mod transport;
 
 mod date;
@@ -26,4 +28,6 @@ pub use http::{HttpRequest, HttpResponse, Method};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
+#[cfg(feature = "std")]
+pub use source::OAuthSource;
 pub use transport::{AsyncTransport, Transport};

@@ -1,0 +1,99 @@
+//! A token source made of a token request and a transport: the one every
+//! user of a real token endpoint needs. It goes to the network on every call
+//! (the [`crate::TokenSource`] contract) and keeps a rotated refresh token.
+
+use core::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use crate::error::Error;
+use crate::source::{BlockingTokenSource, TokenSource};
+use crate::token::Fetched;
+
+use super::request::TokenRequest;
+use super::response::{ParseOptions, ParsedToken, parse_token_response};
+use super::transport::{AsyncTransport, Transport};
+
+/// A [`TokenSource`] (with an [`AsyncTransport`]) or [`BlockingTokenSource`]
+/// (with a blocking [`Transport`]) that sends `request` for every fetch.
+///
+/// Wall-clock expiries (`expires_on`) are turned into lifetimes with the
+/// system clock at receipt. `Debug` shows no secret.
+pub struct OAuthSource<T> {
+    request: Mutex<TokenRequest>,
+    transport: T,
+    options: ParseOptions,
+}
+
+impl<T> OAuthSource<T> {
+    /// A source sending `request` over `transport`.
+    pub fn new(request: TokenRequest, transport: T) -> Self {
+        let options = request.parse_options();
+        OAuthSource {
+            request: Mutex::new(request),
+            transport,
+            options,
+        }
+    }
+
+    /// Limits for parsing responses (default: 1 MiB bodies, 10-year lifetimes).
+    #[must_use]
+    pub fn with_parse_options(mut self, options: ParseOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    fn http_request(&self) -> Result<super::http::HttpRequest, Error> {
+        self.request
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .to_http_request()
+    }
+
+    fn accept(&self, response: &super::http::HttpResponse) -> Result<Fetched, Error> {
+        let parsed: ParsedToken = parse_token_response(response, now_epoch_secs(), &self.options)?;
+        self.request
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rotate_refresh_token(&parsed);
+        Ok(parsed.into_fetched())
+    }
+}
+
+fn now_epoch_secs() -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+impl<T: Transport> BlockingTokenSource for OAuthSource<T> {
+    fn fetch(&self) -> Result<Fetched, Error> {
+        let request = self.http_request()?;
+        let response = self.transport.send(&request)?;
+        self.accept(&response)
+    }
+}
+
+impl<T: AsyncTransport> TokenSource for OAuthSource<T> {
+    async fn fetch(&self) -> Result<Fetched, Error> {
+        let request = self.http_request()?;
+        let response = self.transport.send(request).await?;
+        self.accept(&response)
+    }
+}
+
+impl<T> fmt::Debug for OAuthSource<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthSource")
+            .field(
+                "request",
+                &*self.request.lock().unwrap_or_else(PoisonError::into_inner),
+            )
+            .finish_non_exhaustive()
+    }
+}
