@@ -3,7 +3,9 @@
 
 use std::sync::OnceLock;
 
-use event_listener::{Event, Listener};
+use event_listener::Event;
+#[cfg(not(target_family = "wasm"))]
+use event_listener::Listener;
 use freshen_core::machine::Resolution;
 
 /// Where one attempt's outcome is left for its waiters.
@@ -56,7 +58,15 @@ impl Slot {
             if let Some(r) = self.get() {
                 return Some(r);
             }
+            #[cfg(not(target_family = "wasm"))]
             listener.wait_deadline(deadline)?;
+            #[cfg(target_family = "wasm")]
+            {
+                drop(listener);
+                if !sleep_step(deadline) {
+                    return self.get();
+                }
+            }
         }
     }
 }
@@ -67,5 +77,24 @@ pub fn wait_listener(
     listener: event_listener::EventListener,
     deadline: std::time::Instant,
 ) -> bool {
-    listener.wait_deadline(deadline).is_some()
+    #[cfg(not(target_family = "wasm"))]
+    return listener.wait_deadline(deadline).is_some();
+    #[cfg(target_family = "wasm")]
+    {
+        drop(listener);
+        while sleep_step(deadline) {}
+        false
+    }
+}
+
+/// event-listener has no blocking wait on wasm: sleep towards `deadline` in
+/// short steps; `false` once it has passed.
+#[cfg(target_family = "wasm")]
+fn sleep_step(deadline: std::time::Instant) -> bool {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return false;
+    }
+    std::thread::sleep(left.min(std::time::Duration::from_millis(1)));
+    true
 }
