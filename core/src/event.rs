@@ -90,3 +90,116 @@ pub enum Event {
         generation: Generation,
     },
 }
+
+impl core::fmt::Display for RefreshReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RefreshReason::Empty => "no token yet",
+            RefreshReason::Stale => "token stale",
+            RefreshReason::Expired => "token expired",
+            RefreshReason::Invalidated => "token invalidated",
+            RefreshReason::Prefetch => "prefetch timer",
+        })
+    }
+}
+
+/// One line for a log or a terminal. Never shows a token.
+impl core::fmt::Display for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let secs = |d: &Duration| d.as_secs_f64();
+        match self {
+            Event::RefreshStarted { attempt, reason, .. } => {
+                write!(f, "refresh #{} started ({reason})", attempt.0)
+            }
+            Event::RefreshSucceeded {
+                attempt,
+                generation,
+                lifetime,
+                left_on_old,
+            } => {
+                write!(
+                    f,
+                    "refresh #{} succeeded: token #{} for {:.0}s",
+                    attempt.0,
+                    generation.0,
+                    secs(lifetime)
+                )?;
+                match left_on_old {
+                    Some(left) => write!(f, ", old token had {:.1}s left", secs(left)),
+                    None => Ok(()),
+                }
+            }
+            Event::RefreshFailed {
+                attempt,
+                error,
+                failures,
+                retry_in,
+            } => write!(
+                f,
+                "refresh #{} failed ({failures} in a row): {error}; next try in {:.1}s",
+                attempt.0,
+                secs(retry_in)
+            ),
+            Event::NoProgress {
+                attempt,
+                generation,
+                retry_in,
+            } => write!(
+                f,
+                "refresh #{} made no progress: the source returned token #{} again \
+                 (a cache upstream?); next try in {:.1}s",
+                attempt.0,
+                generation.0,
+                secs(retry_in)
+            ),
+            Event::ServedStale {
+                generation,
+                usable_for,
+            } => write!(
+                f,
+                "serving token #{} while it refreshes ({:.1}s of use left)",
+                generation.0,
+                secs(usable_for)
+            ),
+            Event::ServedExpired { generation } => write!(
+                f,
+                "serving token #{} past its margin (opted in; refresh failing)",
+                generation.0
+            ),
+            Event::Invalidated { generation } => {
+                write!(f, "token #{} invalidated", generation.0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use alloc::string::ToString;
+
+    #[test]
+    fn events_read_as_one_line_each() {
+        let ok = Event::RefreshSucceeded {
+            attempt: AttemptId(3),
+            generation: Generation(2),
+            lifetime: Duration::from_secs(20),
+            left_on_old: Some(Duration::from_millis(13_250)),
+        };
+        assert_eq!(
+            ok.to_string(),
+            "refresh #3 succeeded: token #2 for 20s, old token had 13.2s left"
+        );
+        let failed = Event::RefreshFailed {
+            attempt: AttemptId(4),
+            error: Error::transient(ErrorKind::Status { status: 503 }),
+            failures: 2,
+            retry_in: Duration::from_millis(4_500),
+        };
+        let line = failed.to_string();
+        assert!(line.starts_with("refresh #4 failed (2 in a row): "), "{line}");
+        assert!(line.ends_with("next try in 4.5s"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+}
