@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use freshen::core::oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen::Phase;
+use freshen::core::oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen_cache::Clock;
 use freshen_reqwest::ReqwestTransport;
 use freshen_testkit::{Fault, FaultServer};
@@ -71,11 +71,17 @@ async fn main() -> ExitCode {
                 let phase = match token.phase(now) {
                     Phase::Fresh => format!(
                         "fresh, stale in {:.1}s",
-                        token.refresh_at().saturating_duration_since(now).as_secs_f64()
+                        token
+                            .refresh_at()
+                            .saturating_duration_since(now)
+                            .as_secs_f64()
                     ),
                     Phase::Stale => format!(
                         "stale, usable for {:.1}s more",
-                        token.usable_until().saturating_duration_since(now).as_secs_f64()
+                        token
+                            .usable_until()
+                            .saturating_duration_since(now)
+                            .as_secs_f64()
                     ),
                     Phase::Expired => "expired (never served)".to_owned(),
                 };

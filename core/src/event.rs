@@ -108,7 +108,9 @@ impl core::fmt::Display for Event {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let secs = |d: &Duration| d.as_secs_f64();
         match self {
-            Event::RefreshStarted { attempt, reason, .. } => {
+            Event::RefreshStarted {
+                attempt, reason, ..
+            } => {
                 write!(f, "refresh #{} started ({reason})", attempt.0)
             }
             Event::RefreshSucceeded {
@@ -198,7 +200,10 @@ mod tests {
             retry_in: Duration::from_millis(4_500),
         };
         let line = failed.to_string();
-        assert!(line.starts_with("refresh #4 failed (2 in a row): "), "{line}");
+        assert!(
+            line.starts_with("refresh #4 failed (2 in a row): "),
+            "{line}"
+        );
         assert!(line.ends_with("next try in 4.5s"), "{line}");
         assert!(!line.contains('\n'));
     }
