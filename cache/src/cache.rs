@@ -186,6 +186,12 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
         }
     }
 
+    /// Now on this cache's clock: the timeline a token's instants are on
+    /// (compare with [`Token::phase`], [`Token::expires_at`]).
+    pub fn now(&self) -> freshen_core::Instant {
+        self.handle.inner.runtime.now()
+    }
+
     /// Invalidates `token` after the server rejected it (a 401): the next
     /// call waits for a new one. Ignored — `false` — if that token was
     /// already replaced, so a late 401 cannot evict a newer token.

@@ -51,7 +51,9 @@ impl RecordedRequest {
             .map(|(_, v)| v)
     }
 
-    /// The user and password of a `Basic` `Authorization` header, decoded.
+    /// The client id and secret of a `Basic` `Authorization` header,
+    /// decoded as a token endpoint must (RFC 6749 §2.3.1): base64, then
+    /// split at the first `:`, then form-urldecode each part.
     pub fn basic_auth(&self) -> Option<(String, String)> {
         let value = self.header("authorization")?;
         let (scheme, encoded) = value.split_once(' ')?;
@@ -61,7 +63,7 @@ impl RecordedRequest {
         let decoded = base64_decode(encoded.trim())?;
         let decoded = String::from_utf8(decoded).ok()?;
         let (user, password) = decoded.split_once(':')?;
-        Some((user.to_string(), password.to_string()))
+        Some((percent_decode(user), percent_decode(password)))
     }
 
     /// The token of a `Bearer` `Authorization` header.

@@ -229,6 +229,12 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
     pub fn invalidate(&self, token: &Token) -> bool {
         self.handle.inner.shared.invalidate(token)
     }
+
+    /// Now on this cache's clock: the timeline a token's instants are on
+    /// (compare with [`Token::phase`], [`Token::expires_at`]).
+    pub fn now(&self) -> Instant {
+        self.handle.inner.clock.now()
+    }
 }
 
 impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {

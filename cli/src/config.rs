@@ -1,0 +1,123 @@
+//! The client-credentials configuration, from flags and the environment.
+//! The secret comes from the environment or a file, never from a flag (a
+//! flag shows in `ps` and in shell history), and is never echoed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use freshen_core::oauth::transport::TransportConfig;
+use freshen_core::oauth::{ClientAuth, OAuthSource, TokenRequest};
+use freshen_core::{Error, ErrorKind, Secret};
+use freshen_ureq::UreqTransport;
+
+/// How the client authenticates (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuthMethod {
+    /// HTTP Basic (client_secret_basic), the default.
+    Basic,
+    /// In the form body (client_secret_post).
+    Post,
+}
+
+/// Where to get tokens from.
+#[derive(Args, Debug)]
+pub(crate) struct ClientArgs {
+    /// The token endpoint URL.
+    #[arg(long, env = "FRESHEN_TOKEN_URL")]
+    pub token_url: String,
+    /// The client id.
+    #[arg(long, env = "FRESHEN_CLIENT_ID")]
+    pub client_id: String,
+    /// A file holding the client secret (trailing newline ignored). Without
+    /// it, the secret is read from FRESHEN_CLIENT_SECRET.
+    #[arg(long, env = "FRESHEN_CLIENT_SECRET_FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Client authentication method.
+    #[arg(long, value_enum, default_value_t = AuthMethod::Basic)]
+    pub auth: AuthMethod,
+    /// A scope to request (repeatable).
+    #[arg(long = "scope", env = "FRESHEN_SCOPE", value_delimiter = ' ')]
+    pub scopes: Vec<String>,
+    /// An audience to request (repeatable).
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// A resource indicator (RFC 8707, repeatable).
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
+    /// An extra form parameter, NAME=VALUE (repeatable).
+    #[arg(long = "param", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Allow plain http to a host other than loopback (never do this in production).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Total timeout of one token request, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))
+}
+
+fn config_error(why: impl Into<String>) -> Error {
+    Error::permanent(ErrorKind::Config(why.into()))
+}
+
+impl ClientArgs {
+    fn secret(&self) -> Result<Secret, Error> {
+        let secret = match &self.client_secret_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    config_error(format!(
+                        "cannot read the client secret file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                text.trim_end_matches(['\r', '\n']).to_owned()
+            }
+            None => std::env::var("FRESHEN_CLIENT_SECRET").map_err(|_| {
+                config_error(
+                    "no client secret: set FRESHEN_CLIENT_SECRET or pass --client-secret-file",
+                )
+            })?,
+        };
+        if secret.is_empty() {
+            return Err(config_error("the client secret is empty"));
+        }
+        Ok(Secret::new(secret))
+    }
+
+    /// The token source these arguments describe: client credentials over
+    /// ureq, checked before any request is sent.
+    pub(crate) fn source(&self) -> Result<OAuthSource<UreqTransport>, Error> {
+        let secret = self.secret()?;
+        let client = match self.auth {
+            AuthMethod::Basic => ClientAuth::basic(self.client_id.clone(), secret),
+            AuthMethod::Post => ClientAuth::post(self.client_id.clone(), secret),
+        };
+        let mut request = TokenRequest::client_credentials(self.token_url.clone(), client)
+            .scopes(self.scopes.iter().filter(|s| !s.is_empty()).cloned());
+        for a in &self.audiences {
+            request = request.audience(a.clone());
+        }
+        for r in &self.resources {
+            request = request.resource(r.clone());
+        }
+        for (n, v) in &self.params {
+            request = request.param(n.clone(), v.clone());
+        }
+        let transport = TransportConfig::new()
+            .with_timeout(Duration::from_secs(self.timeout.max(1)))
+            .with_allow_insecure_http(self.allow_insecure_http);
+        freshen_core::oauth::transport::check_url(&self.token_url, &transport)?;
+        // Building the HTTP request once validates scopes and parameters.
+        request.to_http_request()?;
+        Ok(OAuthSource::new(
+            request,
+            UreqTransport::with_config(transport),
+        ))
+    }
+}
