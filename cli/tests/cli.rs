@@ -1,6 +1,12 @@
 //! The `freshen` binary against a token endpoint on 127.0.0.1: what an
 //! operator sees, and the exit codes the docs promise.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::process::{Command, Output};
 use std::time::Duration;
