@@ -17,6 +17,7 @@
 
 mod config;
 mod exit;
+mod simulate;
 mod watch;
 
 use std::io::Write;
@@ -45,6 +46,9 @@ enum Command {
     Token(ClientArgs),
     /// Keep a cache and print lifecycle events as they happen.
     Watch(watch::WatchArgs),
+    /// Run the fleet simulator: a lazy cache, the seed's double cache and
+    /// freshen, side by side in virtual time.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
     exit::code(match cli.command {
         Command::Token(args) => token(&args),
         Command::Watch(args) => watch::run(&args),
+        Command::Simulate(args) => simulate::run_cli(&args),
     })
 }
 

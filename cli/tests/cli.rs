@@ -247,3 +247,33 @@ fn watch_shows_progress_while_waiting() {
     );
     assert!(stdout.contains("serving token #0"), "{stdout}");
 }
+
+#[test]
+fn simulate_prints_the_stacks_side_by_side_and_writes_a_plot() {
+    let svg = std::env::temp_dir().join(format!("freshen-sim-{}.svg", std::process::id()));
+    let out = freshen(
+        &[
+            "simulate",
+            "--instances",
+            "4",
+            "--rps",
+            "100",
+            "--hours",
+            "3",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for stack in ["lazy cache", "double cache", "freshen"] {
+        assert!(stdout.contains(stack), "{stdout}");
+    }
+    let freshen_row = stdout.lines().find(|l| l.starts_with("| freshen")).unwrap();
+    let cells: Vec<&str> = freshen_row.split('|').map(str::trim).collect();
+    assert_eq!(cells[3], "0", "freshen: no would-be 401s: {freshen_row}");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let bad = freshen(&["simulate", "--instances", "0"], None);
+    assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
+}
