@@ -204,10 +204,11 @@ impl Shared {
             }
             (resolution, self.sync(&mut state, true))
         };
+        // Events first, so a sink has seen the outcome before any waiter acts on it.
+        self.emit(events);
         if let Some(resolution) = resolution {
             attempt.slot.resolve(resolution);
         }
-        self.emit(events);
     }
 
     /// A waiter saw `attempt` pass its deadline (drivers with no timer task).
@@ -221,10 +222,10 @@ impl Shared {
                 .and_then(|r| Some((r, state.attempt.take()?.1)));
             (done, self.sync(&mut state, true))
         };
+        self.emit(events);
         if let Some((resolution, slot)) = done {
             slot.resolve(resolution);
         }
-        self.emit(events);
     }
 
     /// Handles what is due at `now` (attempt deadlines, prefetch); returns
@@ -247,10 +248,10 @@ impl Shared {
             let changed = timed_out.is_some() || start.is_some();
             (timed_out, start, self.sync(&mut state, changed))
         };
+        self.emit(events);
         if let Some((resolution, slot)) = timed_out {
             slot.resolve(resolution);
         }
-        self.emit(events);
         start
     }
 

@@ -212,6 +212,12 @@ impl Machine {
             .policy
             .schedule(sent_at.min(now), lifetime, fetched.refresh_in, random);
 
+        // Unusable on arrival (a zero lifetime, a round trip longer than the
+        // token's life) says more than "no progress", so it is told first.
+        if now >= schedule.usable_until {
+            let error = Error::transient(ErrorKind::ExpiredOnArrival);
+            return Some(self.failed(attempt, error, now, random));
+        }
         if let Some(held) = &self.held {
             let same = fetched.access_token.expose() == held.token.secret();
             let no_later = schedule.expires_at <= held.token.expires_at();
@@ -226,10 +232,6 @@ impl Machine {
                 });
                 return Some(self.resolve_waiters(now, error));
             }
-        }
-        if now >= schedule.usable_until {
-            let error = Error::transient(ErrorKind::ExpiredOnArrival);
-            return Some(self.failed(attempt, error, now, random));
         }
 
         let generation = Generation(self.next_generation);

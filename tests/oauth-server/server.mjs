@@ -9,6 +9,9 @@
 //              its registered token_endpoint_auth_method; 0: stock
 //              oidc-provider behaviour, which accepts client_secret_basic and
 //              client_secret_post interchangeably for either client.
+//   FRESHEN_PARENT_PID  if set, the pid of the process the server serves
+//              (a test binary that started it): the server exits once that
+//              process is gone (polled every 500 ms), so it never outlives it.
 //
 // Prints (and flushes) `listening on http://127.0.0.1:<port>` once ready.
 
@@ -148,3 +151,28 @@ function shutdown(sig) {
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+
+// Exit with the process that started us (FRESHEN_PARENT_PID), so a test that
+// starts its own server cannot leave it running.
+const parentPid = intEnv('FRESHEN_PARENT_PID', 0, 0);
+if (parentPid > 0) {
+  const alive = () => {
+    try {
+      process.kill(parentPid, 0);
+      return true;
+    } catch (err) {
+      // EPERM: it exists but belongs to someone else; only ESRCH means gone.
+      return err.code === 'EPERM';
+    }
+  };
+  if (!alive()) {
+    console.error(`parent pid ${parentPid} is not running`);
+    process.exit(1);
+  }
+  const watch = setInterval(() => {
+    if (alive()) return;
+    clearInterval(watch);
+    shutdown(`parent ${parentPid} gone`);
+  }, 500);
+  watch.unref();
+}

@@ -50,7 +50,8 @@ impl fmt::Debug for HttpRequest {
 }
 
 /// A response from a token endpoint, as a transport received it. The body
-/// may hold an access token, so `Debug` shows only its length.
+/// may hold an access token and headers may hold cookies, so `Debug` shows
+/// the body's length and the header names only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code.
@@ -70,9 +71,10 @@ impl HttpResponse {
 
 impl fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("HttpResponse")
             .field("status", &self.status)
-            .field("headers", &self.headers)
+            .field("header_names", &names)
             .field("body_len", &self.body.len())
             .finish()
     }

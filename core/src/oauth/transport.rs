@@ -153,9 +153,11 @@ impl TransportConfig {
         &self.user_agent
     }
 
-    /// The error for a body longer than [`max_body`](Self::max_body).
+    /// The error for a body longer than [`max_body`](Self::max_body):
+    /// permanent, like every response that cannot be used (the parser
+    /// classes an oversized body the same way), so retries slow to the cap.
     pub fn too_large(&self) -> Error {
-        Error::transient(ErrorKind::ResponseTooLarge {
+        Error::permanent(ErrorKind::ResponseTooLarge {
             limit: self.max_body,
         })
     }
