@@ -6,18 +6,15 @@
 //! case, on whatever executor fits it. A blocking [`Transport`] runs through
 //! [`Blocking`].
 //!
+//! [`transport_suite!`](crate::transport_suite) writes one `#[test]` per
+//! case, so every transport runs the whole list:
+//!
 //! ```ignore
 //! // In a transport crate's tests/transport.rs:
-//! use freshen_testkit::suite;
-//!
 //! fn make(config: TransportConfig) -> MyTransport {
 //!     MyTransport::with_config(config)
 //! }
-//!
-//! #[test]
-//! fn slow_times_out() {
-//!     smol::block_on(suite::slow_times_out(make));
-//! }
+//! freshen_testkit::transport_suite!(|case| smol::block_on(case), make);
 //! ```
 // The suite is test code: a failed check panics with a message.
 #![allow(
@@ -26,6 +23,44 @@
     clippy::expect_used,
     clippy::indexing_slicing
 )]
+
+/// One `#[test]` per case of the suite, each running
+/// `$run(suite::case($make))`: `$run` drives a future to completion on the
+/// transport's executor (`|case| smol::block_on(case)`, a tokio runtime's
+/// `block_on`), `$make` builds the transport from a `TransportConfig`.
+#[macro_export]
+macro_rules! transport_suite {
+    ($run:expr, $make:expr) => {
+        $crate::transport_suite!(@cases $run, $make;
+            ok_response_intact,
+            token_and_get,
+            error_statuses_are_responses,
+            connection_refused,
+            hangup_is_transport_error,
+            slow_times_out,
+            huge_body_refused,
+            huge_chunked_body_refused,
+            body_cap_is_exact,
+            redirect_to_http_refused,
+            redirect_to_other_origin_refused,
+            same_origin_307_followed,
+            same_origin_303_becomes_get,
+            redirect_limit,
+            insecure_http_refused,
+            user_agent_sent,
+            sequential_requests,
+        );
+    };
+    (@cases $run:expr, $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let run = $run;
+                run($crate::suite::$case($make));
+            }
+        )*
+    };
+}
 
 use std::future::Future;
 use std::time::{Duration, Instant};

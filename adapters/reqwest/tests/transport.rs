@@ -9,35 +9,15 @@ fn make(config: TransportConfig) -> ReqwestTransport {
     ReqwestTransport::try_with_config(config).unwrap()
 }
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                suite::$case(make).await;
-            }
-        )*
-    };
-}
-
-cases!(
-    ok_response_intact,
-    token_and_get,
-    error_statuses_are_responses,
-    connection_refused,
-    hangup_is_transport_error,
-    slow_times_out,
-    huge_body_refused,
-    huge_chunked_body_refused,
-    body_cap_is_exact,
-    redirect_to_http_refused,
-    redirect_to_other_origin_refused,
-    same_origin_307_followed,
-    same_origin_303_becomes_get,
-    redirect_limit,
-    insecure_http_refused,
-    user_agent_sent,
-    sequential_requests,
+freshen_testkit::transport_suite!(
+    |case| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(case)
+    },
+    make
 );
 
 /// On the multi-threaded runtime too, from a spawned task (the future is

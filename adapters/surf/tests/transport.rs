@@ -10,36 +10,7 @@ fn make(config: TransportConfig) -> SurfTransport {
     SurfTransport::with_config(config)
 }
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                smol::block_on(suite::$case(make));
-            }
-        )*
-    };
-}
-
-cases!(
-    ok_response_intact,
-    token_and_get,
-    error_statuses_are_responses,
-    connection_refused,
-    hangup_is_transport_error,
-    slow_times_out,
-    huge_body_refused,
-    huge_chunked_body_refused,
-    body_cap_is_exact,
-    redirect_to_http_refused,
-    redirect_to_other_origin_refused,
-    same_origin_307_followed,
-    same_origin_303_becomes_get,
-    redirect_limit,
-    insecure_http_refused,
-    user_agent_sent,
-    sequential_requests,
-);
+freshen_testkit::transport_suite!(|case| smol::block_on(case), make);
 
 /// surf's future is `Send`: the transport's future can be spawned on a
 /// multi-threaded executor.

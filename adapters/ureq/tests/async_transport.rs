@@ -11,31 +11,7 @@ fn make(config: TransportConfig) -> UreqTransport {
     UreqTransport::with_config(config)
 }
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                smol::block_on(suite::$case(make));
-            }
-        )*
-    };
-}
-
-cases!(
-    ok_response_intact,
-    token_and_get,
-    error_statuses_are_responses,
-    connection_refused,
-    slow_times_out,
-    huge_body_refused,
-    huge_chunked_body_refused,
-    redirect_to_http_refused,
-    same_origin_307_followed,
-    redirect_limit,
-    insecure_http_refused,
-    user_agent_sent,
-);
+freshen_testkit::transport_suite!(|case| smol::block_on(case), make);
 
 /// The future is `Send`: it can be spawned on a multi-threaded executor.
 #[test]
