@@ -48,6 +48,17 @@ impl Slot {
         }
     }
 
+    /// Blocks the thread until the outcome is there. Only for a slot whose
+    /// attempt has left the machine: its resolve is already under way.
+    pub fn wait_resolved(&self) -> Resolution {
+        loop {
+            let soon = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            if let Some(r) = self.wait_blocking(soon) {
+                return r;
+            }
+        }
+    }
+
     /// Blocks the thread until the outcome is there or `deadline` passes.
     pub fn wait_blocking(&self, deadline: std::time::Instant) -> Option<Resolution> {
         loop {

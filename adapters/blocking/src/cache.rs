@@ -256,12 +256,10 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
             let now = self.clock.now();
             if now >= deadline {
                 self.shared.time_out(id, now);
-                return match slot.get() {
-                    Some(resolution) => into_result(resolution),
-                    None => Err(Error::transient(ErrorKind::Timeout {
-                        after: self.shared.policy().attempt_timeout(),
-                    })),
-                };
+                // Whoever took the attempt out of the machine (this timeout,
+                // or its completion racing it) resolves the slot, so every
+                // waiter gets the attempt's one outcome; it is moments away.
+                return into_result(slot.wait_resolved());
             }
             let mut span = deadline.saturating_duration_since(now);
             if let Some(tick) = self.clock.virtual_tick() {
