@@ -11,6 +11,8 @@
 
 mod cache;
 pub mod clock;
+#[cfg(feature = "tracing")]
+mod log;
 mod random;
 pub mod rt;
 pub mod shared;
@@ -19,6 +21,8 @@ mod token_ref;
 
 pub use cache::{Cache, CacheBuilder};
 pub use clock::{ManualClock, MonotonicClock};
+#[cfg(feature = "tracing")]
+pub use log::tracing_events;
 pub use rt::{BoxTask, Clock, Runtime};
 pub use shared::{EventSink, Shared};
 pub use token_ref::TokenRef;
