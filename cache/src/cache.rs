@@ -5,9 +5,7 @@ use core::future::Future;
 use core::panic::AssertUnwindSafe;
 use core::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use event_listener::Event as Notify;
 use freshen_core::{Error, Event, Policy, Token, TokenSource};
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -47,8 +45,6 @@ struct Handle<S, R> {
 
 impl<S, R> Drop for Handle<S, R> {
     fn drop(&mut self) {
-        self.inner.closed.store(true, Ordering::Release);
-        self.inner.shutdown.notify(usize::MAX);
         self.inner.shared.close();
     }
 }
@@ -57,24 +53,6 @@ struct Inner<S, R> {
     shared: Shared,
     source: S,
     runtime: R,
-    closed: AtomicBool,
-    shutdown: Notify,
-}
-
-impl<S, R> Inner<S, R> {
-    /// Completes when the last handle is dropped.
-    async fn closed(&self) {
-        loop {
-            if self.closed.load(Ordering::Acquire) {
-                return;
-            }
-            let listener = self.shutdown.listen();
-            if self.closed.load(Ordering::Acquire) {
-                return;
-            }
-            listener.await;
-        }
-    }
 }
 
 /// Builds a [`Cache`].
@@ -115,8 +93,6 @@ impl<S: TokenSource, R: Runtime> CacheBuilder<S, R> {
             shared: Shared::new(self.policy, self.events, self.seed),
             source: self.source,
             runtime: self.runtime,
-            closed: AtomicBool::new(false),
-            shutdown: Notify::new(),
         });
         if prefetch {
             let task = timer_loop(Arc::clone(&inner));
@@ -215,7 +191,7 @@ async fn run_attempt<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>, attemp
         .saturating_duration_since(sent_at);
     let fetch = pin!(AssertUnwindSafe(inner.source.fetch()).catch_unwind());
     let sleep = inner.runtime.sleep(timeout);
-    let closed = pin!(inner.closed());
+    let closed = pin!(inner.shared.until_closed());
     let outcome = match select(fetch, select(sleep, closed)).await {
         Either::Left((Ok(result), _)) => Outcome::Fetched(result),
         Either::Left((Err(_panic), _)) => Outcome::Panicked,
@@ -231,7 +207,7 @@ async fn run_attempt<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>, attemp
 /// then lets it start what is due. Ends when the last handle is dropped.
 async fn timer_loop<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>) {
     loop {
-        if inner.closed.load(Ordering::Acquire) {
+        if inner.shared.is_closed() {
             return;
         }
         let changed = inner.shared.listen_changes();
@@ -241,7 +217,7 @@ async fn timer_loop<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>) {
             continue;
         }
         let wake = inner.shared.next_wakeup();
-        let closed = pin!(inner.closed());
+        let closed = pin!(inner.shared.until_closed());
         match wake {
             Some(at) => {
                 let sleep = inner.runtime.sleep(at.saturating_duration_since(now));

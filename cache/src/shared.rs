@@ -4,6 +4,7 @@
 //! read their clock, call in here, and run the attempts they are handed.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -94,6 +95,7 @@ pub struct Shared {
     random: Random,
     events: Option<EventSink>,
     changed: Notify,
+    closed: AtomicBool,
 }
 
 impl fmt::Debug for Shared {
@@ -136,6 +138,7 @@ impl Shared {
             random: seed.map_or_else(Random::new, Random::with_seed),
             events,
             changed: Notify::new(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -272,14 +275,35 @@ impl Shared {
         done
     }
 
-    /// Resolves the attempt in flight, if any, with [`ErrorKind::Closed`]:
-    /// called when the last handle is dropped.
+    /// Shuts the cache down when its last handle is dropped: background
+    /// work sees [`Shared::is_closed`], and the attempt in flight, if any, is
+    /// resolved with [`ErrorKind::Closed`].
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         let slot = self.lock().attempt.take();
         if let Some((_, slot)) = slot {
             slot.resolve(Err(Error::transient(ErrorKind::Closed)));
         }
         self.changed.notify(usize::MAX);
+    }
+
+    /// Whether the last handle is gone: background work ends.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Completes when the cache is closed.
+    pub async fn until_closed(&self) {
+        loop {
+            if self.is_closed() {
+                return;
+            }
+            let listener = self.changed.listen();
+            if self.is_closed() {
+                return;
+            }
+            listener.await;
+        }
     }
 
     /// A listener that fires when the machine's timers may have moved.

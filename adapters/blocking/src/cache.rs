@@ -3,7 +3,6 @@
 use core::fmt;
 use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -18,7 +17,10 @@ use freshen_core::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
     /// On a background thread per attempt (and a timer thread with
-    /// prefetch on). Callers never run a fetch themselves.
+    /// prefetch on). Callers never run a fetch themselves. Waiters time an
+    /// attempt out after the policy's attempt timeout, but a blocking fetch
+    /// cannot be interrupted: give the source its own timeouts (the
+    /// transports have them), or a hung fetch keeps its thread.
     #[default]
     Threads,
     /// On the calling thread, with no thread at all: the first caller that
@@ -57,7 +59,6 @@ struct Handle<S, C> {
 
 impl<S, C> Drop for Handle<S, C> {
     fn drop(&mut self) {
-        self.inner.closed.store(true, Ordering::Release);
         self.inner.shared.close();
         let timer = self
             .timer
@@ -75,7 +76,6 @@ struct Inner<S, C> {
     source: S,
     clock: C,
     mode: Mode,
-    closed: AtomicBool,
 }
 
 /// Builds a [`BlockingCache`].
@@ -132,7 +132,6 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
             source: self.source,
             clock: self.clock,
             mode: self.mode,
-            closed: AtomicBool::new(false),
         });
         let timer = prefetch
             .then(|| {
@@ -300,7 +299,7 @@ fn spawn_attempt<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>, att
 /// change, and starts what is due. Ends when the last handle is dropped.
 fn timer_loop<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>) {
     loop {
-        if inner.closed.load(Ordering::Acquire) {
+        if inner.shared.is_closed() {
             return;
         }
         let changed = inner.shared.listen_changes();
@@ -316,7 +315,7 @@ fn timer_loop<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>) {
         if let Some(tick) = inner.clock.virtual_tick() {
             span = span.min(tick);
         }
-        if inner.closed.load(Ordering::Acquire) {
+        if inner.shared.is_closed() {
             return;
         }
         let _ = freshen_cache::slot::wait_listener(changed, real_deadline(span));
