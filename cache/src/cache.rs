@@ -3,10 +3,11 @@
 use core::fmt;
 use core::future::Future;
 use core::panic::AssertUnwindSafe;
-use core::pin::pin;
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll};
 use std::sync::Arc;
 
-use freshen_core::{Error, Event, Policy, Token, TokenSource};
+use freshen_core::{Error, ErrorKind, Event, Policy, Token, TokenSource};
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 
@@ -123,18 +124,16 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
 
     /// A usable token.
     ///
-    /// A fresh token is returned at once with no lock, allocation or wait. A
-    /// stale one is returned at once too, and a background refresh is
-    /// started. Only when no usable token exists does the caller wait — for
-    /// the single attempt in flight, shared with every other waiter. Dropping
-    /// this future never cancels that attempt.
-    pub fn token(&self) -> impl Future<Output = Result<TokenRef, Error>> + Send + '_ {
-        let fast = self.cached();
-        async move {
-            if let Some(token) = fast {
-                return Ok(token);
-            }
-            self.token_slow().await
+    /// A fresh token is returned at once with no lock, allocation or wait
+    /// (the future is ready on its first poll). A stale one is returned at
+    /// once too, and a background refresh is started. Only when no usable
+    /// token exists does the caller wait — for the single attempt in
+    /// flight, shared with every other waiter. Dropping this future never
+    /// cancels that attempt.
+    pub fn token(&self) -> TokenFuture<'_> {
+        match self.cached() {
+            Some(token) => TokenFuture(Pending::Ready(Some(token))),
+            None => TokenFuture(Pending::Slow(Box::pin(self.token_slow()))),
         }
     }
 
@@ -173,6 +172,42 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     /// already replaced, so a late 401 cannot evict a newer token.
     pub fn invalidate(&self, token: &Token) -> bool {
         self.handle.inner.shared.invalidate(token)
+    }
+}
+
+/// The future of [`Cache::token`]: a few words when the token is fresh (the
+/// common case, which must stay cheap to create and move), the boxed slow
+/// path otherwise.
+#[must_use = "a future does nothing unless polled"]
+pub struct TokenFuture<'a>(Pending<'a>);
+
+enum Pending<'a> {
+    Ready(Option<TokenRef>),
+    Slow(Pin<Box<dyn Future<Output = Result<TokenRef, Error>> + Send + 'a>>),
+}
+
+impl Future for TokenFuture<'_> {
+    type Output = Result<TokenRef, Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Pending::Ready(token) => Poll::Ready(
+                token
+                    .take()
+                    .ok_or_else(|| Error::transient(ErrorKind::Closed)),
+            ),
+            Pending::Slow(slow) => slow.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for TokenFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Pending::Ready(_) => "TokenFuture(ready)",
+            Pending::Slow(_) => "TokenFuture(waiting)",
+        })
     }
 }
 

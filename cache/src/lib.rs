@@ -6,11 +6,13 @@
 //! synchronous ones of freshen-blocking; no driver re-decides a rule.
 //!
 //! The read path of a fresh token ([`Cache::cached`], and the first poll of
-//! [`Cache::token`]) takes no lock, allocates nothing and does not wait: one
-//! clock read and one `arc-swap` load.
+//! [`Cache::token`]) takes no lock, allocates nothing and does not wait: a
+//! clock read, an atomic load, and a handle moved out of (and later back
+//! into) the calling thread's pool — no atomic read-modify-write.
 
 mod cache;
 pub mod clock;
+mod local;
 #[cfg(feature = "tracing")]
 mod log;
 mod random;
@@ -19,7 +21,7 @@ pub mod shared;
 pub mod slot;
 mod token_ref;
 
-pub use cache::{Cache, CacheBuilder};
+pub use cache::{Cache, CacheBuilder, TokenFuture};
 pub use clock::{ManualClock, MonotonicClock};
 #[cfg(feature = "tracing")]
 pub use log::tracing_events;

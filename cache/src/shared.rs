@@ -4,7 +4,7 @@
 //! read their clock, call in here, and run the attempts they are handed.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -16,6 +16,7 @@ use freshen_core::{
     Policy, Secret, Ticket, Token,
 };
 
+use crate::local::{self, Home};
 use crate::random::Random;
 use crate::slot::Slot;
 use crate::token_ref::TokenRef;
@@ -89,7 +90,13 @@ struct State {
 
 /// See the module docs.
 pub struct Shared {
+    /// The token the read path serves while it is fresh.
     published: ArcSwap<Token>,
+    /// Bumped after every publish: threads' pooled handles are of the
+    /// version they were filled at (see `local`).
+    version: AtomicU64,
+    /// Names this cache in the threads' pools.
+    id: u64,
     empty: Arc<Token>,
     state: Mutex<State>,
     random: Random,
@@ -130,6 +137,8 @@ impl Shared {
         let empty = nothing();
         Shared {
             published: ArcSwap::new(Arc::clone(&empty)),
+            version: AtomicU64::new(0),
+            id: local::next_cache_id(),
             empty,
             state: Mutex::new(State {
                 machine: Machine::new(policy),
@@ -143,11 +152,22 @@ impl Shared {
     }
 
     /// The lock-free read path: the published token if it is fresh at
-    /// `now`. No lock, no allocation, no waiting.
+    /// `now`. No lock, no allocation, no waiting — and in the steady state
+    /// no atomic read-modify-write either: the handle comes from this
+    /// thread's pool and goes back there when dropped.
     #[inline]
     pub fn cached(&self, now: Instant) -> Option<TokenRef> {
-        let guard = self.published.load();
-        (guard.phase(now) == Phase::Fresh).then(|| TokenRef::guard(guard))
+        let home = Home {
+            cache: self.id,
+            version: self.version.load(Ordering::Acquire),
+        };
+        let token = local::take(home, || self.published.load_full());
+        if token.phase(now) == Phase::Fresh {
+            Some(TokenRef::pooled(token, home))
+        } else {
+            local::give_back(home, token);
+            None
+        }
     }
 
     /// A caller wants a token at `now` and the read path had none.
@@ -327,14 +347,16 @@ impl Shared {
     fn sync(&self, state: &mut State, changed: bool) -> Vec<Event> {
         let current = state.machine.current();
         let published = self.published.load();
-        match current {
-            Some(token) if !Arc::ptr_eq(token, &published) => {
-                self.published.store(Arc::clone(token))
-            }
-            None if !Arc::ptr_eq(&published, &self.empty) => {
-                self.published.store(Arc::clone(&self.empty))
-            }
-            _ => {}
+        let next = match current {
+            Some(token) if !Arc::ptr_eq(token, &published) => Some(Arc::clone(token)),
+            None if !Arc::ptr_eq(&published, &self.empty) => Some(Arc::clone(&self.empty)),
+            _ => None,
+        };
+        if let Some(next) = next {
+            self.published.store(next);
+            // After the store: a reader that sees the new version finds the
+            // new token (or a newer one) when it refills.
+            self.version.fetch_add(1, Ordering::Release);
         }
         if changed {
             self.changed.notify(usize::MAX);

@@ -2,42 +2,72 @@
 
 use core::fmt;
 use core::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use freshen_core::Token;
+use freshen_core::policy::Schedule;
+use freshen_core::{Generation, Instant, Secret, Token};
+
+use crate::local::{self, Home};
 
 /// A token handed out by a cache. Derefs to [`Token`]; use
 /// [`Token::secret`] for the `Authorization` header and pass it back to
-/// `invalidate` after a 401.
+/// `invalidate` after a 401. `Send`, so it can be held across an `.await`.
 ///
-/// From the lock-free read path it borrows the published token through an
-/// `arc-swap` guard, which touches no shared reference count, so readers on
-/// many threads do not contend. Hold it for a request, not for hours: call
-/// the cache again for the next request.
-pub struct TokenRef(Repr);
-
-enum Repr {
-    Guard(arc_swap::Guard<Arc<Token>>),
-    Owned(Arc<Token>),
+/// From the read path it is one of a few handles the calling thread keeps to
+/// the cache's current token: taking one and dropping it on the same thread
+/// touches no shared reference count, so reads on many threads do not
+/// contend. Hold it for a request, not for hours: ask the cache again for
+/// the next request.
+pub struct TokenRef {
+    token: Option<Arc<Token>>,
+    home: Option<Home>,
 }
 
+/// Never seen: `token` is `None` only while a `TokenRef` is being taken apart.
+static NO_TOKEN: LazyLock<Token> = LazyLock::new(|| {
+    let never = Schedule {
+        sent_at: Instant::ZERO,
+        expires_at: Instant::ZERO,
+        usable_until: Instant::ZERO,
+        refresh_at: Instant::ZERO,
+        lead: core::time::Duration::ZERO,
+    };
+    Token::new(Secret::new(""), None, Generation(u64::MAX), never)
+});
+
 impl TokenRef {
-    pub(crate) fn guard(guard: arc_swap::Guard<Arc<Token>>) -> Self {
-        TokenRef(Repr::Guard(guard))
+    /// A handle from the read path: it goes back to the thread's pool.
+    pub(crate) fn pooled(token: Arc<Token>, home: Home) -> Self {
+        TokenRef {
+            token: Some(token),
+            home: Some(home),
+        }
     }
 
     /// The token as a shared pointer (for keeping it beyond one request).
-    pub fn into_arc(self) -> Arc<Token> {
-        match self.0 {
-            Repr::Guard(g) => arc_swap::Guard::into_inner(g),
-            Repr::Owned(a) => a,
+    pub fn into_arc(mut self) -> Arc<Token> {
+        match self.token.take() {
+            Some(token) => token,
+            None => Arc::new(NO_TOKEN.clone()),
+        }
+    }
+}
+
+impl Drop for TokenRef {
+    #[inline]
+    fn drop(&mut self) {
+        if let (Some(token), Some(home)) = (self.token.take(), self.home) {
+            local::give_back(home, token);
         }
     }
 }
 
 impl From<Arc<Token>> for TokenRef {
     fn from(token: Arc<Token>) -> Self {
-        TokenRef(Repr::Owned(token))
+        TokenRef {
+            token: Some(token),
+            home: None,
+        }
     }
 }
 
@@ -45,9 +75,9 @@ impl Deref for TokenRef {
     type Target = Token;
     #[inline]
     fn deref(&self) -> &Token {
-        match &self.0 {
-            Repr::Guard(g) => g,
-            Repr::Owned(a) => a,
+        match &self.token {
+            Some(token) => token,
+            None => &NO_TOKEN,
         }
     }
 }

@@ -13,6 +13,15 @@ fn policy() -> Policy {
     Policy::default()
 }
 
+/// Settles until `done` holds, at most 50 times: background work on the
+/// real-time drivers can take a few settles on a busy machine.
+fn eventually<D: Driver>(d: &D, mut done: impl FnMut() -> bool) -> bool {
+    (0..50).any(|_| {
+        d.settle();
+        done()
+    })
+}
+
 fn secret(got: &crate::drivers::Got) -> String {
     got.as_ref().expect("a token").secret().to_owned()
 }
@@ -73,9 +82,12 @@ pub fn slow_refresh_of_a_stale_token_blocks_no_caller<D: Driver>() {
     assert_eq!(src.calls(), 2, "{}: one refresh", D::NAME);
     src.open_gate();
     assert!(first().is_ok());
-    d.settle();
-    let t2 = d.cached(&cache).expect("the new token is cached");
-    assert_eq!(t2.secret(), "token-2");
+    // The refresh lands in the background: on a busy machine that can take
+    // a few settles for the real-time drivers.
+    let landed = eventually(&d, || {
+        d.cached(&cache).is_some_and(|t| t.secret() == "token-2")
+    });
+    assert!(landed, "{}: the new token is cached", D::NAME);
 }
 
 /// Dropping every waiting caller does not cancel the attempt, and the token
@@ -88,9 +100,10 @@ pub fn dropped_waiters_do_not_cancel_the_attempt<D: Driver>() {
     d.abandon_waiters(&cache, 100);
     assert_eq!(src.calls(), 1);
     src.open_gate();
-    d.settle();
-    let t = d.cached(&cache).expect("cached although nobody waited");
-    assert_eq!(t.secret(), "token-1");
+    let landed = eventually(&d, || {
+        d.cached(&cache).is_some_and(|t| t.secret() == "token-1")
+    });
+    assert!(landed, "{}: cached although nobody waited", D::NAME);
     assert_eq!(src.calls(), 1);
 }
 
@@ -193,10 +206,9 @@ pub fn dropping_the_last_handle_stops_background_work<D: Driver>() {
     drop(cache);
     assert!(d.cached(&other).is_some(), "a clone keeps the cache alive");
     drop(other);
-    d.settle();
     drop(src);
     assert!(
-        alive.upgrade().is_none(),
+        eventually(&d, || alive.upgrade().is_none()),
         "{}: a task or thread still holds the cache",
         D::NAME
     );
@@ -208,12 +220,22 @@ pub fn prefetch_refreshes_at_refresh_at_without_traffic<D: Driver>() {
     let (src, _) = TestSource::new(HOUR);
     let policy = Policy::builder().prefetch(true).build().unwrap();
     let cache = d.build(src.clone(), policy);
-    d.settle();
-    assert_eq!(src.calls(), 1, "{}: the first token is prefetched", D::NAME);
+    assert!(
+        eventually(&d, || d.cached(&cache).is_some()),
+        "{}: the first token is prefetched",
+        D::NAME
+    );
+    assert_eq!(src.calls(), 1);
     let t1 = d.cached(&cache).expect("prefetched");
     d.advance(t1.refresh_at().since_origin() - Duration::from_secs(2));
     assert_eq!(src.calls(), 1, "{}: not before refresh_at", D::NAME);
     d.advance(Duration::from_secs(3));
-    assert_eq!(src.calls(), 2, "{}: at refresh_at", D::NAME);
-    assert_eq!(d.cached(&cache).unwrap().secret(), "token-2");
+    assert!(
+        eventually(&d, || d
+            .cached(&cache)
+            .is_some_and(|t| t.secret() == "token-2")),
+        "{}: refreshed at refresh_at",
+        D::NAME
+    );
+    assert_eq!(src.calls(), 2);
 }
