@@ -4,108 +4,142 @@
 //! Returning an owned, `Send` token normally costs two locked instructions
 //! per read (an `Arc` clone and its drop, or an `arc-swap` guard's debt slot
 //! taken and paid), about 8 ns each on the machines freshen is measured on.
-//! Instead each thread keeps a few `Arc` handles to each cache's current
-//! token: a read moves one out (a plain move), and dropping the `TokenRef` on
-//! the same thread moves it back. Handles are refilled from the published
-//! cell only when the cache publishes a new token (its version changes) or
-//! when a thread holds more tokens at once than it has handles.
+//! Instead each thread keeps a few spare `Arc` handles to the current token
+//! of the cache it read last, with the instant that token stops being fresh
+//! ([`Token::fresh_until`]): a read checks the cache's version and that
+//! instant and moves a spare out (a plain move); dropping the `TokenRef` on
+//! the same thread moves it back. Spares are refilled from the published
+//! cell when the cache publishes a new token (its version changes), when the
+//! thread reads another cache, or when it holds more tokens at once than it
+//! has spares — correct in every case, only slower.
 //!
-//! Cost: a thread keeps handles to the current token of at most
-//! [`MAX_CACHES`] caches, released when it next reads that cache after a
-//! rotation, when a newer cache evicts them, or when the thread ends. Until
-//! then the token (expired or not) stays in memory and is zeroized later.
+//! Cost: a thread keeps up to [`SPARES`] handles to one token, released when
+//! it next reads that cache after a rotation, reads another cache, or ends.
+//! Until then the token (expired or not) stays in memory and is zeroized
+//! later.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use freshen_core::Token;
+use freshen_core::{Instant, Token};
 
-/// Caches per thread that keep handles; a thread reading more evicts the
-/// oldest (and pays the refill).
-pub(crate) const MAX_CACHES: usize = 4;
-/// Handles per cache per thread: how many tokens of one cache a thread may
-/// hold at once before reads take the slow refill.
-const MAX_HANDLES: usize = 16;
+/// Spare handles a thread keeps: how many tokens it may hold at once before
+/// reads take the refill.
+pub(crate) const SPARES: usize = 8;
 
 /// Gives each cache an id no later cache reuses (an address could be).
+/// Starts at 1: 0 is "no cache".
 pub(crate) fn next_cache_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Where a pooled handle goes back to when it is dropped.
+/// Which cache a handle belongs to, and the cache's version when the reader
+/// looked. `cache == 0` for a handle that never goes back to a thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Home {
     pub(crate) cache: u64,
     pub(crate) version: u64,
 }
 
-struct Pool {
-    home: Home,
-    handles: Vec<Arc<Token>>,
+/// This thread's spares, all handles to one token of one cache.
+struct Spares {
+    cache: Cell<u64>,
+    version: Cell<u64>,
+    /// The token the spares point to (identity only, never dereferenced).
+    token: Cell<*const Token>,
+    fresh_until: Cell<Instant>,
+    count: Cell<usize>,
+    handles: [Cell<Option<Arc<Token>>>; SPARES],
 }
 
-thread_local! {
-    static POOLS: RefCell<Vec<Pool>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A handle to the token of `home`, from this thread's pool, or `refill()`
-/// when the pool has none (or cannot be used: re-entry, thread teardown).
-#[inline]
-pub(crate) fn take(home: Home, refill: impl FnOnce() -> Arc<Token>) -> Arc<Token> {
-    let pooled = POOLS
-        .try_with(|pools| {
-            let mut pools = pools.try_borrow_mut().ok()?;
-            let pool = pools.iter_mut().find(|p| p.home.cache == home.cache)?;
-            if pool.home.version != home.version {
-                pool.handles.clear();
-                pool.home.version = home.version;
-                return None;
-            }
-            pool.handles.pop()
-        })
-        .ok()
-        .flatten();
-    match pooled {
-        Some(handle) => handle,
-        None => refill(),
+impl Spares {
+    /// Makes the spares hold handles to `token` of `home` from now on.
+    fn reset(&self, home: Home, token: &Arc<Token>) {
+        for cell in &self.handles {
+            drop(cell.take());
+        }
+        self.count.set(0);
+        self.cache.set(home.cache);
+        self.version.set(home.version);
+        self.token.set(Arc::as_ptr(token));
+        self.fresh_until.set(token.fresh_until());
     }
 }
 
-/// Puts a handle back into this thread's pool for `home`, if it still has
-/// room and the cache has not published since; otherwise drops it.
+thread_local! {
+    static SPARE: Spares = const {
+        Spares {
+            cache: Cell::new(0),
+            version: Cell::new(0),
+            token: Cell::new(std::ptr::null()),
+            fresh_until: Cell::new(Instant::ZERO),
+            count: Cell::new(0),
+            handles: [const { Cell::new(None) }; SPARES],
+        }
+    };
+}
+
+/// A handle to the token of `home` if it is fresh at `now`: one of this
+/// thread's spares, or `refill()` (the published cell) when there is none.
+/// `None` when the token is not fresh.
+#[inline]
+pub(crate) fn take_fresh(
+    home: Home,
+    now: Instant,
+    refill: impl FnOnce() -> Arc<Token>,
+) -> Option<Arc<Token>> {
+    let spare = SPARE.try_with(|s| {
+        if s.cache.get() != home.cache || s.version.get() != home.version {
+            return None;
+        }
+        if now >= s.fresh_until.get() {
+            return Some(None);
+        }
+        let n = s.count.get().checked_sub(1)?;
+        let handle = s.handles.get(n)?.take()?;
+        s.count.set(n);
+        Some(Some(handle))
+    });
+    match spare {
+        Ok(Some(fresh)) => fresh,
+        _ => {
+            let token = refill();
+            (token.fresh_until() > now).then_some(token)
+        }
+    }
+}
+
+/// Puts a handle back among this thread's spares, if it is of the token
+/// they hold (or they may start over with it) and there is room; otherwise
+/// drops it.
 #[inline]
 pub(crate) fn give_back(home: Home, handle: Arc<Token>) {
-    let kept = POOLS.try_with(|pools| {
-        let Ok(mut pools) = pools.try_borrow_mut() else {
+    let refused = SPARE.try_with(|s| {
+        if s.cache.get() == home.cache && s.token.get() == Arc::as_ptr(&handle) {
+            // The token the spares hold (alive: we hold a handle to it).
+            // Its version may be newer than the spares knew (a refill that
+            // raced a publish), and its instants are read afresh, since an
+            // address can be reused once every handle is gone.
+            s.version.set(s.version.get().max(home.version));
+            s.fresh_until.set(handle.fresh_until());
+        } else if s.cache.get() == home.cache && home.version <= s.version.get() {
+            // A handle of an older version: dropped.
             return Some(handle);
-        };
-        let index = match pools.iter().position(|p| p.home.cache == home.cache) {
-            Some(i) => i,
-            None => {
-                if pools.len() >= MAX_CACHES {
-                    pools.remove(0);
-                }
-                pools.push(Pool {
-                    home,
-                    handles: Vec::with_capacity(MAX_HANDLES),
-                });
-                pools.len() - 1
+        } else {
+            // A newer version, or another cache: the spares start over.
+            s.reset(home, &handle);
+        }
+        let n = s.count.get();
+        match s.handles.get(n) {
+            Some(cell) => {
+                s.count.set(n + 1);
+                cell.replace(Some(handle))
             }
-        };
-        let pool = pools.get_mut(index)?;
-        if home.version > pool.home.version {
-            // The cache published since this pool was filled: start over.
-            pool.handles.clear();
-            pool.home.version = home.version;
+            None => Some(handle),
         }
-        if pool.home.version != home.version || pool.handles.len() >= MAX_HANDLES {
-            return Some(handle);
-        }
-        pool.handles.push(handle);
-        None
     });
-    // Whatever was not kept (or a thread being torn down) is dropped here.
-    drop(kept);
+    // What was not kept (or a thread being torn down) is dropped here.
+    drop(refused);
 }

@@ -12,8 +12,8 @@ use event_listener::Event as Notify;
 use freshen_core::machine::Resolution;
 use freshen_core::policy::Schedule;
 use freshen_core::{
-    AttemptId, Decision, Error, ErrorKind, Event, Fetched, Generation, Instant, Machine, Phase,
-    Policy, Secret, Ticket, Token,
+    AttemptId, Decision, Error, ErrorKind, Event, Fetched, Generation, Instant, Machine, Policy,
+    Secret, Ticket, Token,
 };
 
 use crate::local::{self, Home};
@@ -161,13 +161,8 @@ impl Shared {
             cache: self.id,
             version: self.version.load(Ordering::Acquire),
         };
-        let token = local::take(home, || self.published.load_full());
-        if token.phase(now) == Phase::Fresh {
-            Some(TokenRef::pooled(token, home))
-        } else {
-            local::give_back(home, token);
-            None
-        }
+        local::take_fresh(home, now, || self.published.load_full())
+            .map(|token| TokenRef::pooled(token, home))
     }
 
     /// A caller wants a token at `now` and the read path had none.

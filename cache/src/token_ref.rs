@@ -20,7 +20,9 @@ use crate::local::{self, Home};
 /// the next request.
 pub struct TokenRef {
     token: Option<Arc<Token>>,
-    home: Option<Home>,
+    /// Where the handle goes back to; `cache == 0` for a handle that is not
+    /// pooled (ids start at 1).
+    home: Home,
 }
 
 /// Never seen: `token` is `None` only while a `TokenRef` is being taken apart.
@@ -40,7 +42,7 @@ impl TokenRef {
     pub(crate) fn pooled(token: Arc<Token>, home: Home) -> Self {
         TokenRef {
             token: Some(token),
-            home: Some(home),
+            home,
         }
     }
 
@@ -56,8 +58,10 @@ impl TokenRef {
 impl Drop for TokenRef {
     #[inline]
     fn drop(&mut self) {
-        if let (Some(token), Some(home)) = (self.token.take(), self.home) {
-            local::give_back(home, token);
+        if let Some(token) = self.token.take() {
+            if self.home.cache != 0 {
+                local::give_back(self.home, token);
+            }
         }
     }
 }
@@ -66,7 +70,10 @@ impl From<Arc<Token>> for TokenRef {
     fn from(token: Arc<Token>) -> Self {
         TokenRef {
             token: Some(token),
-            home: None,
+            home: Home {
+                cache: 0,
+                version: 0,
+            },
         }
     }
 }

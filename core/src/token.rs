@@ -57,13 +57,20 @@ impl Token {
     /// path ask this.
     #[inline]
     pub fn phase(&self, now: Instant) -> Phase {
-        if now < self.schedule.refresh_at && now < self.schedule.usable_until {
+        if now < self.fresh_until() {
             Phase::Fresh
         } else if now < self.schedule.usable_until {
             Phase::Stale
         } else {
             Phase::Expired
         }
+    }
+
+    /// The instant the token stops being [`Phase::Fresh`]: `refresh_at`, or
+    /// `usable_until` if that comes first. A read path may remember it.
+    #[inline]
+    pub fn fresh_until(&self) -> Instant {
+        self.schedule.refresh_at.min(self.schedule.usable_until)
     }
 
     /// The access token, for the `Authorization` header. Do not log it.
