@@ -130,10 +130,11 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     /// token exists does the caller wait — for the single attempt in
     /// flight, shared with every other waiter. Dropping this future never
     /// cancels that attempt.
+    #[inline]
     pub fn token(&self) -> TokenFuture<'_> {
         match self.cached() {
-            Some(token) => TokenFuture(Pending::Ready(Some(token))),
-            None => TokenFuture(Pending::Slow(Box::pin(self.token_slow()))),
+            Some(token) => TokenFuture(Ok(token)),
+            None => TokenFuture(Err(Box::new(Box::pin(self.token_slow())))),
         }
     }
 
@@ -175,16 +176,13 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     }
 }
 
-/// The future of [`Cache::token`]: a few words when the token is fresh (the
-/// common case, which must stay cheap to create and move), the boxed slow
-/// path otherwise.
+/// The future of [`Cache::token`]: two words, so that creating and moving
+/// it costs nothing on the fast path — the token itself when it is fresh,
+/// the boxed slow path otherwise.
 #[must_use = "a future does nothing unless polled"]
-pub struct TokenFuture<'a>(Pending<'a>);
+pub struct TokenFuture<'a>(Result<TokenRef, Box<SlowPath<'a>>>);
 
-enum Pending<'a> {
-    Ready(Option<TokenRef>),
-    Slow(Pin<Box<dyn Future<Output = Result<TokenRef, Error>> + Send + 'a>>),
-}
+type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<TokenRef, Error>> + Send + 'a>>;
 
 impl Future for TokenFuture<'_> {
     type Output = Result<TokenRef, Error>;
@@ -192,12 +190,12 @@ impl Future for TokenFuture<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
-            Pending::Ready(token) => Poll::Ready(
+            Ok(token) => Poll::Ready(
                 token
                     .take()
                     .ok_or_else(|| Error::transient(ErrorKind::Closed)),
             ),
-            Pending::Slow(slow) => slow.as_mut().poll(cx),
+            Err(slow) => slow.as_mut().as_mut().poll(cx),
         }
     }
 }
@@ -205,8 +203,8 @@ impl Future for TokenFuture<'_> {
 impl fmt::Debug for TokenFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.0 {
-            Pending::Ready(_) => "TokenFuture(ready)",
-            Pending::Slow(_) => "TokenFuture(waiting)",
+            Ok(_) => "TokenFuture(ready)",
+            Err(_) => "TokenFuture(waiting)",
         })
     }
 }

@@ -19,6 +19,7 @@
 //! later.
 
 use std::cell::Cell;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,11 +37,40 @@ pub(crate) fn next_cache_id() -> u64 {
 }
 
 /// Which cache a handle belongs to, and the cache's version when the reader
-/// looked. `cache == 0` for a handle that never goes back to a thread.
+/// looked, in one word so that a `TokenRef` (and the future that carries
+/// it) stays two words and moves in registers. Caches past the 2^24th and
+/// versions past the 2^40th are simply not pooled (`Home::NONE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Home {
-    pub(crate) cache: u64,
-    pub(crate) version: u64,
+pub(crate) struct Home(NonZeroU64);
+
+const VERSION_BITS: u32 = 40;
+const VERSION_MASK: u64 = (1 << VERSION_BITS) - 1;
+
+impl Home {
+    /// A handle that never goes back to a thread.
+    pub(crate) const NONE: Home = Home(NonZeroU64::MAX);
+
+    pub(crate) fn new(cache: u64, version: u64) -> Home {
+        if cache == 0 || cache >= (1 << (64 - VERSION_BITS)) - 1 || version > VERSION_MASK {
+            return Home::NONE;
+        }
+        match NonZeroU64::new((cache << VERSION_BITS) | version) {
+            Some(word) => Home(word),
+            None => Home::NONE,
+        }
+    }
+
+    pub(crate) fn is_pooled(self) -> bool {
+        self != Home::NONE
+    }
+
+    fn cache(self) -> u64 {
+        self.0.get() >> VERSION_BITS
+    }
+
+    fn version(self) -> u64 {
+        self.0.get() & VERSION_MASK
+    }
 }
 
 /// This thread's spares, all handles to one token of one cache.
@@ -61,8 +91,8 @@ impl Spares {
             drop(cell.take());
         }
         self.count.set(0);
-        self.cache.set(home.cache);
-        self.version.set(home.version);
+        self.cache.set(home.cache());
+        self.version.set(home.version());
         self.token.set(Arc::as_ptr(token));
         self.fresh_until.set(token.fresh_until());
     }
@@ -91,7 +121,7 @@ pub(crate) fn take_fresh(
     refill: impl FnOnce() -> Arc<Token>,
 ) -> Option<Arc<Token>> {
     let spare = SPARE.try_with(|s| {
-        if s.cache.get() != home.cache || s.version.get() != home.version {
+        if s.cache.get() != home.cache() || s.version.get() != home.version() {
             return None;
         }
         if now >= s.fresh_until.get() {
@@ -117,14 +147,15 @@ pub(crate) fn take_fresh(
 #[inline]
 pub(crate) fn give_back(home: Home, handle: Arc<Token>) {
     let refused = SPARE.try_with(|s| {
-        if s.cache.get() == home.cache && s.token.get() == Arc::as_ptr(&handle) {
+        let (cache, version) = (home.cache(), home.version());
+        if s.cache.get() == cache && s.token.get() == Arc::as_ptr(&handle) {
             // The token the spares hold (alive: we hold a handle to it).
             // Its version may be newer than the spares knew (a refill that
             // raced a publish), and its instants are read afresh, since an
             // address can be reused once every handle is gone.
-            s.version.set(s.version.get().max(home.version));
+            s.version.set(s.version.get().max(version));
             s.fresh_until.set(handle.fresh_until());
-        } else if s.cache.get() == home.cache && home.version <= s.version.get() {
+        } else if s.cache.get() == cache && version <= s.version.get() {
             // A handle of an older version: dropped.
             return Some(handle);
         } else {

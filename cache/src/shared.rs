@@ -157,10 +157,7 @@ impl Shared {
     /// thread's pool and goes back there when dropped.
     #[inline]
     pub fn cached(&self, now: Instant) -> Option<TokenRef> {
-        let home = Home {
-            cache: self.id,
-            version: self.version.load(Ordering::Acquire),
-        };
+        let home = Home::new(self.id, self.version.load(Ordering::Acquire));
         local::take_fresh(home, now, || self.published.load_full())
             .map(|token| TokenRef::pooled(token, home))
     }

@@ -19,9 +19,10 @@ use crate::local::{self, Home};
 /// contend. Hold it for a request, not for hours: ask the cache again for
 /// the next request.
 pub struct TokenRef {
+    /// `None` only once the handle was taken out (dropped, `into_arc`, or
+    /// moved into a new `TokenRef` by a future's poll).
     token: Option<Arc<Token>>,
-    /// Where the handle goes back to; `cache == 0` for a handle that is not
-    /// pooled (ids start at 1).
+    /// Where the handle goes back to ([`Home::NONE`]: nowhere).
     home: Home,
 }
 
@@ -46,6 +47,17 @@ impl TokenRef {
         }
     }
 
+    /// Moves the handle into a new `TokenRef`, leaving this one empty
+    /// (`None` if it already was): how a ready future hands out its token
+    /// without cloning it.
+    pub(crate) fn take(&mut self) -> Option<TokenRef> {
+        let token = self.token.take()?;
+        Some(TokenRef {
+            token: Some(token),
+            home: self.home,
+        })
+    }
+
     /// The token as a shared pointer (for keeping it beyond one request).
     pub fn into_arc(mut self) -> Arc<Token> {
         match self.token.take() {
@@ -59,7 +71,7 @@ impl Drop for TokenRef {
     #[inline]
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
-            if self.home.cache != 0 {
+            if self.home.is_pooled() {
                 local::give_back(self.home, token);
             }
         }
@@ -70,10 +82,7 @@ impl From<Arc<Token>> for TokenRef {
     fn from(token: Arc<Token>) -> Self {
         TokenRef {
             token: Some(token),
-            home: Home {
-                cache: 0,
-                version: 0,
-            },
+            home: Home::NONE,
         }
     }
 }
