@@ -174,3 +174,20 @@ pub(crate) fn give_back(home: Home, handle: Arc<Token>) {
     // What was not kept (or a thread being torn down) is dropped here.
     drop(refused);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homes_pack_cache_and_version_and_refuse_what_does_not_fit() {
+        let home = Home::new(7, 12_345);
+        assert!(home.is_pooled());
+        assert_eq!((home.cache(), home.version()), (7, 12_345));
+        assert_eq!(Home::new(0, 1), Home::NONE, "no cache");
+        assert_eq!(Home::new(1 << 24, 1), Home::NONE, "cache id past 2^24");
+        assert_eq!(Home::new((1 << 24) - 1, 1), Home::NONE, "the id NONE uses");
+        assert_eq!(Home::new(3, 1 << 40), Home::NONE, "version past 2^40");
+        assert!(Home::new((1 << 24) - 2, (1 << 40) - 1).is_pooled());
+    }
+}
