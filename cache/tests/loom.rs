@@ -751,95 +751,75 @@ fn fetched(secret: &str) -> Fetched {
     Fetched::new(secret).with_lifetime(LIFETIME)
 }
 
-/// `BlockingCache::token` in `Mode::Inline`: the caller that opens the
-/// attempt runs it on its own thread.
-fn token_inline(shared: &Shared, now: Instant, secret: &str) -> Call {
+/// What a caller does before any attempt runs, the same in every mode: the
+/// read path, then the machine. Returns the call, or the attempt to run (and
+/// the token to hand out meanwhile) when the machine opens one.
+fn ask(shared: &Shared, now: Instant) -> Result<Call, (Attempt, Option<Arc<Token>>)> {
+    let answered = |got| Call {
+        got,
+        slot: None,
+        ran: false,
+    };
     if let Some(token) = shared.cached(now) {
-        return Call {
-            got: Ok(token.generation()),
-            slot: None,
-            ran: false,
-        };
+        return Ok(answered(Ok(token.generation())));
     }
     match shared.decide(now) {
-        Step::Ready(token) => Call {
-            got: Ok(token.generation()),
-            slot: None,
-            ran: false,
-        },
-        Step::Fail(error) => Call {
-            got: Err(error.kind().clone()),
-            slot: None,
-            ran: false,
-        },
-        Step::Wait { slot } => Call {
+        Step::Ready(token) => Ok(answered(Ok(token.generation()))),
+        Step::Fail(error) => Ok(answered(Err(error.kind().clone()))),
+        Step::Wait { slot } => Ok(Call {
             got: got(&slot.wait()),
             slot: Some(slot),
             ran: false,
-        },
-        Step::Run { attempt, serve } => {
-            let slot = Arc::clone(&attempt.slot);
-            shared.complete(&attempt, Ok(fetched(secret)), now, now);
-            let got = match (slot.get(), serve) {
-                (Some(Ok(fresh)), _) => Ok(fresh.generation()),
-                (_, Some(held)) => Ok(held.generation()),
-                (Some(Err(error)), None) => Err(error.kind().clone()),
-                (None, None) => got(&slot.wait()),
-            };
-            Call {
-                got,
-                slot: Some(slot),
-                ran: true,
-            }
-        }
+        }),
+        Step::Run { attempt, serve } => Err((attempt, serve)),
+    }
+}
+
+/// `BlockingCache::token` in `Mode::Inline`: the caller that opens the
+/// attempt runs it on its own thread.
+fn token_inline(shared: &Shared, now: Instant, secret: &str) -> Call {
+    let (attempt, serve) = match ask(shared, now) {
+        Ok(call) => return call,
+        Err(run) => run,
+    };
+    let slot = Arc::clone(&attempt.slot);
+    shared.complete(&attempt, Ok(fetched(secret)), now, now);
+    let got = match (slot.get(), serve) {
+        (Some(Ok(fresh)), _) => Ok(fresh.generation()),
+        (_, Some(held)) => Ok(held.generation()),
+        (Some(Err(error)), None) => Err(error.kind().clone()),
+        (None, None) => got(&slot.wait()),
+    };
+    Call {
+        got,
+        slot: Some(slot),
+        ran: true,
     }
 }
 
 /// `BlockingCache::token` in `Mode::Threads` (and `Cache::token`): the
 /// attempt runs on a thread of its own; the caller waits on its slot.
 fn token_threads(shared: &Arc<Shared>, now: Instant, secret: &'static str) -> Call {
-    if let Some(token) = shared.cached(now) {
-        return Call {
-            got: Ok(token.generation()),
-            slot: None,
-            ran: false,
-        };
-    }
-    match shared.decide(now) {
-        Step::Ready(token) => Call {
-            got: Ok(token.generation()),
-            slot: None,
-            ran: false,
-        },
-        Step::Fail(error) => Call {
-            got: Err(error.kind().clone()),
-            slot: None,
-            ran: false,
-        },
-        Step::Wait { slot } => Call {
-            got: got(&slot.wait()),
-            slot: Some(slot),
-            ran: false,
-        },
-        Step::Run { attempt, serve } => {
-            let slot = Arc::clone(&attempt.slot);
-            let runner = {
-                let shared = Arc::clone(shared);
-                thread::spawn(move || shared.complete(&attempt, Ok(fetched(secret)), now, now))
-            };
-            let got = match serve {
-                Some(token) => Ok(token.generation()),
-                None => got(&slot.wait()),
-            };
-            // The real thread is detached; joining it here, after the
-            // caller has its answer, only lets the model end cleanly.
-            runner.join().unwrap();
-            Call {
-                got,
-                slot: Some(slot),
-                ran: true,
-            }
-        }
+    let (attempt, serve) = match ask(shared, now) {
+        Ok(call) => return call,
+        Err(run) => run,
+    };
+    let slot = Arc::clone(&attempt.slot);
+    let runner = {
+        let shared = Arc::clone(shared);
+        thread::spawn(move || shared.complete(&attempt, Ok(fetched(secret)), now, now))
+    };
+    let got = match serve {
+        Some(token) => Ok(token.generation()),
+        None => got(&slot.wait()),
+    };
+    // The real thread is detached; joining it here, after the caller has
+    // its answer, only lets the model end cleanly.
+    runner.join().unwrap();
+    Call {
+        got,
+        slot: Some(slot),
+        ran: true,
     }
 }
 
