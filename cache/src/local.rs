@@ -5,13 +5,14 @@
 //! per read (an `Arc` clone and its drop, or an `arc-swap` guard's debt slot
 //! taken and paid), about 8 ns each on the machines freshen is measured on.
 //! Instead each thread keeps a few spare `Arc` handles to the current token
-//! of the cache it read last, with the instant that token stops being fresh
-//! ([`Token::fresh_until`]): a read checks the cache's version and that
-//! instant and moves a spare out (a plain move); dropping the `TokenRef` on
-//! the same thread moves it back. Spares are refilled from the published
-//! cell when the cache publishes a new token (its version changes), when the
-//! thread reads another cache, or when it holds more tokens at once than it
-//! has spares — correct in every case, only slower.
+//! of the cache it read last, with the cache's version when it looked and
+//! the instant the token stops being fresh ([`Token::fresh_until`]). A read
+//! checks the version and that instant and moves a spare out (a plain move);
+//! dropping the `TokenRef` on the same thread moves it back if it is a handle
+//! to that same token. Spares are refilled from the published cell when the
+//! cache publishes (its version changes), when the thread reads another
+//! cache, or when it holds more tokens at once than it has spares — correct
+//! in every case, only slower.
 //!
 //! Cost: a thread keeps up to [`SPARES`] handles to one token, released when
 //! it next reads that cache after a rotation, reads another cache, or ends.
@@ -19,7 +20,6 @@
 //! later.
 
 use std::cell::Cell;
-use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,66 +36,21 @@ pub(crate) fn next_cache_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Which cache a handle belongs to, and the cache's version when the reader
-/// looked, in one word so that a `TokenRef` (and the future that carries
-/// it) stays two words and moves in registers. Caches past the 2^24th and
-/// versions past the 2^40th are simply not pooled (`Home::NONE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Home(NonZeroU64);
-
-const VERSION_BITS: u32 = 40;
-const VERSION_MASK: u64 = (1 << VERSION_BITS) - 1;
-
-impl Home {
-    /// A handle that never goes back to a thread.
-    pub(crate) const NONE: Home = Home(NonZeroU64::MAX);
-
-    pub(crate) fn new(cache: u64, version: u64) -> Home {
-        if cache == 0 || cache >= (1 << (64 - VERSION_BITS)) - 1 || version > VERSION_MASK {
-            return Home::NONE;
-        }
-        match NonZeroU64::new((cache << VERSION_BITS) | version) {
-            Some(word) => Home(word),
-            None => Home::NONE,
-        }
-    }
-
-    pub(crate) fn is_pooled(self) -> bool {
-        self != Home::NONE
-    }
-
-    fn cache(self) -> u64 {
-        self.0.get() >> VERSION_BITS
-    }
-
-    fn version(self) -> u64 {
-        self.0.get() & VERSION_MASK
-    }
-}
-
-/// This thread's spares, all handles to one token of one cache.
+/// This thread's spares: handles to one token, of one cache at one version.
+///
+/// The version says the token is still the one the cache publishes: any
+/// change of the published token bumps it. The token's address (identity
+/// only, never dereferenced) says which handles may come back; an address
+/// reused by another token after every handle is gone can only be a token
+/// published since, so the version no longer matches and the spares are
+/// refilled before they serve anything.
 struct Spares {
     cache: Cell<u64>,
     version: Cell<u64>,
-    /// The token the spares point to (identity only, never dereferenced).
     token: Cell<*const Token>,
     fresh_until: Cell<Instant>,
     count: Cell<usize>,
     handles: [Cell<Option<Arc<Token>>>; SPARES],
-}
-
-impl Spares {
-    /// Makes the spares hold handles to `token` of `home` from now on.
-    fn reset(&self, home: Home, token: &Arc<Token>) {
-        for cell in &self.handles {
-            drop(cell.take());
-        }
-        self.count.set(0);
-        self.cache.set(home.cache());
-        self.version.set(home.version());
-        self.token.set(Arc::as_ptr(token));
-        self.fresh_until.set(token.fresh_until());
-    }
 }
 
 thread_local! {
@@ -111,17 +66,18 @@ thread_local! {
     };
 }
 
-/// A handle to the token of `home` if it is fresh at `now`: one of this
-/// thread's spares, or `refill()` (the published cell) when there is none.
-/// `None` when the token is not fresh.
+/// A handle to the token `cache` publishes at `version`, if it is fresh at
+/// `now`: one of this thread's spares, or `refill()` (the published cell),
+/// which the spares then follow. `None` when the token is not fresh.
 #[inline]
 pub(crate) fn take_fresh(
-    home: Home,
+    cache: u64,
+    version: u64,
     now: Instant,
     refill: impl FnOnce() -> Arc<Token>,
 ) -> Option<Arc<Token>> {
     let spare = SPARE.try_with(|s| {
-        if s.cache.get() != home.cache() || s.version.get() != home.version() {
+        if s.cache.get() != cache || s.version.get() != version {
             return None;
         }
         if now >= s.fresh_until.get() {
@@ -136,31 +92,38 @@ pub(crate) fn take_fresh(
         Ok(Some(fresh)) => fresh,
         _ => {
             let token = refill();
+            follow(cache, version, &token);
             (token.fresh_until() > now).then_some(token)
         }
     }
 }
 
-/// Puts a handle back among this thread's spares, if it is of the token
-/// they hold (or they may start over with it) and there is room; otherwise
-/// drops it.
-#[inline]
-pub(crate) fn give_back(home: Home, handle: Arc<Token>) {
-    let refused = SPARE.try_with(|s| {
-        let (cache, version) = (home.cache(), home.version());
-        if s.cache.get() == cache && s.token.get() == Arc::as_ptr(&handle) {
-            // The token the spares hold (alive: we hold a handle to it).
-            // Its version may be newer than the spares knew (a refill that
-            // raced a publish), and its instants are read afresh, since an
-            // address can be reused once every handle is gone.
+/// Points this thread's spares at `token` of `cache` at `version`, unless
+/// they already hold it.
+fn follow(cache: u64, version: u64, token: &Arc<Token>) {
+    let _ = SPARE.try_with(|s| {
+        if s.cache.get() == cache && s.token.get() == Arc::as_ptr(token) {
             s.version.set(s.version.get().max(version));
-            s.fresh_until.set(handle.fresh_until());
-        } else if s.cache.get() == cache && version <= s.version.get() {
-            // A handle of an older version: dropped.
+            return;
+        }
+        for cell in &s.handles {
+            drop(cell.take());
+        }
+        s.count.set(0);
+        s.cache.set(cache);
+        s.version.set(version);
+        s.token.set(Arc::as_ptr(token));
+        s.fresh_until.set(token.fresh_until());
+    });
+}
+
+/// Puts a handle back among this thread's spares if it is a handle to the
+/// token they follow and there is room; otherwise drops it.
+#[inline]
+pub(crate) fn give_back(handle: Arc<Token>) {
+    let refused = SPARE.try_with(|s| {
+        if s.token.get() != Arc::as_ptr(&handle) {
             return Some(handle);
-        } else {
-            // A newer version, or another cache: the spares start over.
-            s.reset(home, &handle);
         }
         let n = s.count.get();
         match s.handles.get(n) {
@@ -173,21 +136,4 @@ pub(crate) fn give_back(home: Home, handle: Arc<Token>) {
     });
     // What was not kept (or a thread being torn down) is dropped here.
     drop(refused);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn homes_pack_cache_and_version_and_refuse_what_does_not_fit() {
-        let home = Home::new(7, 12_345);
-        assert!(home.is_pooled());
-        assert_eq!((home.cache(), home.version()), (7, 12_345));
-        assert_eq!(Home::new(0, 1), Home::NONE, "no cache");
-        assert_eq!(Home::new(1 << 24, 1), Home::NONE, "cache id past 2^24");
-        assert_eq!(Home::new((1 << 24) - 1, 1), Home::NONE, "the id NONE uses");
-        assert_eq!(Home::new(3, 1 << 40), Home::NONE, "version past 2^40");
-        assert!(Home::new((1 << 24) - 2, (1 << 40) - 1).is_pooled());
-    }
 }

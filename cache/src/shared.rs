@@ -16,7 +16,7 @@ use freshen_core::{
     Secret, Ticket, Token,
 };
 
-use crate::local::{self, Home};
+use crate::local;
 use crate::random::Random;
 use crate::slot::Slot;
 use crate::token_ref::TokenRef;
@@ -157,9 +157,8 @@ impl Shared {
     /// thread's pool and goes back there when dropped.
     #[inline]
     pub fn cached(&self, now: Instant) -> Option<TokenRef> {
-        let home = Home::new(self.id, self.version.load(Ordering::Acquire));
-        local::take_fresh(home, now, || self.published.load_full())
-            .map(|token| TokenRef::pooled(token, home))
+        let version = self.version.load(Ordering::Acquire);
+        local::take_fresh(self.id, version, now, || self.published.load_full()).map(TokenRef::from)
     }
 
     /// A caller wants a token at `now` and the read path had none.

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use freshen_core::policy::Schedule;
 use freshen_core::{Generation, Instant, Secret, Token};
 
-use crate::local::{self, Home};
+use crate::local;
 
 /// A token handed out by a cache. Derefs to [`Token`]; use
 /// [`Token::secret`] for the `Authorization` header and pass it back to
@@ -22,8 +22,6 @@ pub struct TokenRef {
     /// `None` only once the handle was taken out (dropped, `into_arc`, or
     /// moved into a new `TokenRef` by a future's poll).
     token: Option<Arc<Token>>,
-    /// Where the handle goes back to ([`Home::NONE`]: nowhere).
-    home: Home,
 }
 
 /// Never seen: `token` is `None` only while a `TokenRef` is being taken apart.
@@ -39,23 +37,11 @@ static NO_TOKEN: LazyLock<Token> = LazyLock::new(|| {
 });
 
 impl TokenRef {
-    /// A handle from the read path: it goes back to the thread's pool.
-    pub(crate) fn pooled(token: Arc<Token>, home: Home) -> Self {
-        TokenRef {
-            token: Some(token),
-            home,
-        }
-    }
-
     /// Moves the handle into a new `TokenRef`, leaving this one empty
     /// (`None` if it already was): how a ready future hands out its token
     /// without cloning it.
     pub(crate) fn take(&mut self) -> Option<TokenRef> {
-        let token = self.token.take()?;
-        Some(TokenRef {
-            token: Some(token),
-            home: self.home,
-        })
+        self.token.take().map(TokenRef::from)
     }
 
     /// The token as a shared pointer (for keeping it beyond one request).
@@ -68,22 +54,18 @@ impl TokenRef {
 }
 
 impl Drop for TokenRef {
+    /// A handle to the token this thread's spares follow goes back there.
     #[inline]
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
-            if self.home.is_pooled() {
-                local::give_back(self.home, token);
-            }
+            local::give_back(token);
         }
     }
 }
 
 impl From<Arc<Token>> for TokenRef {
     fn from(token: Arc<Token>) -> Self {
-        TokenRef {
-            token: Some(token),
-            home: Home::NONE,
-        }
+        TokenRef { token: Some(token) }
     }
 }
 
