@@ -1324,3 +1324,92 @@ fn mutant_relaxed_publication_is_seen_half_published() {
         reader.join().unwrap();
     });
 }
+
+// ---------------------------------------------------------------------------
+// The read path's per-thread spares (cache/src/local.rs)
+// ---------------------------------------------------------------------------
+
+/// `Shared::sync` then `Shared::cached` with a thread's spares: the writer
+/// stores the new published token (an invalidation publishes "none", here 1)
+/// and then bumps the version with Release; a reader loads the version with
+/// Acquire and serves its spares (token 0, filled at version 1) only while
+/// the version is unchanged, else refills from the cell. Once the reader can
+/// see that the invalidation returned, it never serves token 0; and a reader
+/// that sees the new version always finds the new token when it refills (its
+/// spares are never labelled newer than what they hold).
+#[test]
+fn spares_never_serve_an_invalidated_token() {
+    check_covers(
+        "spares_never_serve_an_invalidated_token",
+        &[
+            "a reader served its spares",
+            "a reader refilled",
+            "a reader saw the invalidation return",
+        ],
+        || {
+            let published = Arc::new(AtomicUsize::new(0));
+            let version = Arc::new(AtomicU64::new(1));
+            let returned = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let (published, version, returned) = (
+                    Arc::clone(&published),
+                    Arc::clone(&version),
+                    Arc::clone(&returned),
+                );
+                thread::spawn(move || {
+                    // ArcSwap::store is SeqCst; the version bump comes after it.
+                    published.store(1, Ordering::SeqCst);
+                    version.fetch_add(1, Ordering::Release);
+                    returned.store(true, Ordering::Release);
+                })
+            };
+            let saw_return = returned.load(Ordering::Acquire);
+            let seen = version.load(Ordering::Acquire);
+            let (served, refilled) = if seen == 1 {
+                (0, false)
+            } else {
+                (published.load(Ordering::SeqCst), true)
+            };
+            if saw_return {
+                assert_eq!(
+                    served, 1,
+                    "an invalidated token served after invalidate returned"
+                );
+            }
+            if refilled {
+                assert_eq!(
+                    served, 1,
+                    "spares labelled with a version newer than their token"
+                );
+            }
+            writer.join().unwrap();
+            vec![!refilled, refilled, saw_return]
+        },
+    );
+}
+
+/// The same protocol with the bump mutated to Relaxed: loom must find a
+/// reader that sees the new version but refills the old token.
+#[test]
+#[should_panic]
+fn mutant_relaxed_version_bump_serves_a_stale_token() {
+    check("mutant_relaxed_version_bump_serves_a_stale_token", || {
+        let published = Arc::new(AtomicUsize::new(0));
+        let version = Arc::new(AtomicU64::new(1));
+        let writer = {
+            let (published, version) = (Arc::clone(&published), Arc::clone(&version));
+            thread::spawn(move || {
+                published.store(1, Ordering::Relaxed);
+                version.fetch_add(1, Ordering::Relaxed);
+            })
+        };
+        if version.load(Ordering::Relaxed) != 1 {
+            assert_eq!(
+                published.load(Ordering::Relaxed),
+                1,
+                "refilled a stale token"
+            );
+        }
+        writer.join().unwrap();
+    });
+}
