@@ -322,11 +322,6 @@ impl Shared {
         self.changed.listen()
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> Policy {
-        self.lock().machine.policy().clone()
-    }
-
     fn open(state: &mut State, ticket: Ticket) -> Attempt {
         let slot = Arc::new(Slot::new());
         state.attempt = Some((ticket.id(), Arc::clone(&slot)));

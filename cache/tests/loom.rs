@@ -1044,6 +1044,26 @@ fn slot_racing_resolvers_first_one_counts() {
     );
 }
 
+/// One waiter gives up by `quit` while another waits and the slot is
+/// resolved: the resolver and the other waiter are never blocked. Returns
+/// whether the quitter left without the outcome, and the slot.
+fn a_quitting_waiter_blocks_no_one(quit: fn(&Slot) -> Option<Resolution>) -> (bool, Arc<Slot>) {
+    let slot = Arc::new(Slot::new());
+    let quitter = {
+        let slot = Arc::clone(&slot);
+        thread::spawn(move || quit(&slot).map(|r| got(&r)))
+    };
+    let waiter = {
+        let slot = Arc::clone(&slot);
+        thread::spawn(move || got(&slot.wait()))
+    };
+    slot.resolve(Ok(a_token(7)));
+    assert_eq!(waiter.join().unwrap(), Ok(Generation(7)));
+    let quit = quitter.join().unwrap();
+    assert!(quit.is_none() || quit == Some(Ok(Generation(7))));
+    (quit.is_none(), slot)
+}
+
 /// A waiter whose deadline passes (it drops its listener, passing nothing
 /// on) blocks neither the resolver nor the other waiter.
 #[test]
@@ -1051,22 +1071,7 @@ fn slot_waiter_timing_out_blocks_no_one() {
     check_covers(
         "slot_waiter_timing_out_blocks_no_one",
         &["a waiter gave up"],
-        || {
-            let slot = Arc::new(Slot::new());
-            let quitter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || slot.wait_blocking_expired().map(|r| got(&r)))
-            };
-            let waiter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || got(&slot.wait()))
-            };
-            slot.resolve(Ok(a_token(7)));
-            assert_eq!(waiter.join().unwrap(), Ok(Generation(7)));
-            let quit = quitter.join().unwrap();
-            assert!(quit.is_none() || quit == Some(Ok(Generation(7))));
-            vec![quit.is_none()]
-        },
+        || vec![a_quitting_waiter_blocks_no_one(Slot::wait_blocking_expired).0],
     );
 }
 
@@ -1079,19 +1084,7 @@ fn slot_waiter_dropped_blocks_no_one() {
         "slot_waiter_dropped_blocks_no_one",
         &["a dropped listener passed its notification on"],
         || {
-            let slot = Arc::new(Slot::new());
-            let quitter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || slot.wait_dropped().map(|r| got(&r)))
-            };
-            let waiter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || got(&slot.wait()))
-            };
-            slot.resolve(Ok(a_token(7)));
-            assert_eq!(waiter.join().unwrap(), Ok(Generation(7)));
-            let quit = quitter.join().unwrap();
-            assert!(quit.is_none() || quit == Some(Ok(Generation(7))));
+            let (_, slot) = a_quitting_waiter_blocks_no_one(Slot::wait_dropped);
             vec![slot.ready.passed_on.load(StdOrdering::Relaxed)]
         },
     );
