@@ -88,7 +88,7 @@ async fn main() -> ExitCode {
                 println!(
                     "{:>5.1}s  served token #{} ({phase})",
                     at.as_secs_f64(),
-                    token.generation().0
+                    token.generation().number()
                 );
             }
             Err(error) => {

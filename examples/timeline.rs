@@ -71,7 +71,7 @@ fn main() {
                     println!(
                         "{}  refresh succeeded: generation {}{left}",
                         clock(now),
-                        generation.0
+                        generation.number()
                     );
                     println!(
                         "          fresh until {}, stale until {}, expires {}",
@@ -86,7 +86,7 @@ fn main() {
                 } => println!(
                     "{}  served generation {} while stale ({}s of use left)",
                     clock(now),
-                    generation.0,
+                    generation.number(),
                     usable_for.as_secs()
                 ),
                 other => println!("{}  {other:?}", clock(now)),

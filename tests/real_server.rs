@@ -220,11 +220,11 @@ struct Served {
     shown: String,
 }
 
-fn served(token: &freshen_cache::TokenRef) -> Served {
-    let owned = freshen_cache::TokenRef::from(Arc::new((**token).clone()));
+fn served(token: &freshen_cache::TokenRef<'_>) -> Served {
+    let owned = Arc::new((**token).clone());
     Served {
         secret: token.secret().to_string(),
-        generation: token.generation().0,
+        generation: token.generation().number(),
         shown: format!(
             "{token:?} {owned:?} {:?} {:?} {:?}",
             **token,

@@ -5,14 +5,15 @@ use core::future::Future;
 use core::panic::AssertUnwindSafe;
 use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use freshen_core::{Error, ErrorKind, Event, Policy, Token, TokenSource};
+use freshen_core::{AttemptId, Error, ErrorKind, Event, Instant, Policy, Token, TokenSource};
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 
 use crate::rt::Runtime;
-use crate::shared::{Attempt, EventSink, Outcome, Shared, Step, into_result};
+use crate::shared::{Attempt, EventSink, Outcome, Shared, Step};
+use crate::slot::Slot;
 use crate::token_ref::TokenRef;
 
 /// A token cache that refreshes ahead in the background on runtime `R`.
@@ -36,6 +37,35 @@ impl<S, R> fmt::Debug for Cache<S, R> {
         f.debug_struct("Cache")
             .field("shared", &self.handle.inner.shared)
             .finish_non_exhaustive()
+    }
+}
+
+/// A handle that does not keep the cache alive: for an event sink, or
+/// anything the cache owns, that needs to reach the cache. A sink holding a
+/// [`Cache`] clone would keep the cache (and its prefetch timer) alive for
+/// ever; a `WeakCache` cannot.
+pub struct WeakCache<S, R> {
+    handle: Weak<Handle<S, R>>,
+}
+
+impl<S, R> WeakCache<S, R> {
+    /// The cache, if a [`Cache`] handle to it is still alive.
+    pub fn upgrade(&self) -> Option<Cache<S, R>> {
+        self.handle.upgrade().map(|handle| Cache { handle })
+    }
+}
+
+impl<S, R> Clone for WeakCache<S, R> {
+    fn clone(&self) -> Self {
+        WeakCache {
+            handle: Weak::clone(&self.handle),
+        }
+    }
+}
+
+impl<S, R> fmt::Debug for WeakCache<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakCache")
     }
 }
 
@@ -73,7 +103,9 @@ impl<S: TokenSource, R: Runtime> CacheBuilder<S, R> {
         self
     }
 
-    /// Calls `sink` with every lifecycle event, outside every lock.
+    /// Calls `sink` with every lifecycle event, outside every lock. A sink
+    /// that panics loses that event, nothing else. To reach the cache from
+    /// the sink, give it a [`Cache::downgrade`] handle, never a clone.
     pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.events = Some(Arc::new(sink));
         self
@@ -128,37 +160,50 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     /// (the future is ready on its first poll). A stale one is returned at
     /// once too, and a background refresh is started. Only when no usable
     /// token exists does the caller wait — for the single attempt in
-    /// flight, shared with every other waiter. Dropping this future never
-    /// cancels that attempt.
+    /// flight, shared with every other waiter, and never past that
+    /// attempt's deadline. Dropping this future never cancels the attempt.
     #[inline]
     pub fn token(&self) -> TokenFuture<'_> {
         match self.cached() {
-            Some(token) => TokenFuture(Ok(token)),
-            None => TokenFuture(Err(Box::new(Box::pin(self.token_slow())))),
+            Some(token) => TokenFuture(Ok(Some(token))),
+            None => TokenFuture(Err(Box::pin(self.token_slow()))),
         }
     }
 
     /// The token if it is fresh now: the lock-free read path, with no await.
     #[inline]
-    pub fn cached(&self) -> Option<TokenRef> {
+    pub fn cached(&self) -> Option<TokenRef<'_>> {
         let inner = &self.handle.inner;
         inner.shared.cached(inner.runtime.now())
     }
 
-    async fn token_slow(&self) -> Result<TokenRef, Error> {
+    async fn token_slow(&self) -> Result<TokenRef<'_>, Error> {
         let inner = &self.handle.inner;
         match inner.shared.decide(inner.runtime.now()) {
             Step::Ready(token) => Ok(token),
             Step::Fail(error) => Err(error),
-            Step::Wait { slot, .. } => into_result(slot.wait().await),
+            Step::Wait {
+                attempt,
+                slot,
+                deadline,
+            } => inner.wait(attempt, &slot, deadline).await,
             Step::Run { attempt, serve } => {
+                let id = attempt.ticket().id();
+                let deadline = attempt.ticket().deadline();
                 let slot = Arc::clone(attempt.slot());
                 spawn_attempt(inner, attempt);
                 match serve {
                     Some(token) => Ok(token),
-                    None => into_result(slot.wait().await),
+                    None => inner.wait(id, &slot, deadline).await,
                 }
             }
+        }
+    }
+
+    /// A handle that does not keep the cache alive (see [`WeakCache`]).
+    pub fn downgrade(&self) -> WeakCache<S, R> {
+        WeakCache {
+            handle: Arc::downgrade(&self.handle),
         }
     }
 
@@ -176,27 +221,52 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     }
 }
 
-/// The future of [`Cache::token`]: two words, so that creating and moving
-/// it costs nothing on the fast path — the token itself when it is fresh,
-/// the boxed slow path otherwise.
+/// The future of [`Cache::token`]: the token itself when it is fresh (ready
+/// on the first poll, nothing boxed), the boxed slow path otherwise.
 #[must_use = "a future does nothing unless polled"]
-pub struct TokenFuture<'a>(Result<TokenRef, Box<SlowPath<'a>>>);
+pub struct TokenFuture<'a>(Result<Option<TokenRef<'a>>, SlowPath<'a>>);
 
-type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<TokenRef, Error>> + Send + 'a>>;
+type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<TokenRef<'a>, Error>> + Send + 'a>>;
 
-impl Future for TokenFuture<'_> {
-    type Output = Result<TokenRef, Error>;
+impl<'a> Future for TokenFuture<'a> {
+    type Output = Result<TokenRef<'a>, Error>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
+            // Polled again after it was ready: a misuse of the future, told
+            // as an error rather than a panic.
             Ok(token) => Poll::Ready(
                 token
                     .take()
                     .ok_or_else(|| Error::transient(ErrorKind::Closed)),
             ),
-            Err(slow) => slow.as_mut().as_mut().poll(cx),
+            Err(slow) => slow.as_mut().poll(cx),
         }
+    }
+}
+
+impl<S: TokenSource, R: Runtime> Inner<S, R> {
+    /// Waits for `attempt` to leave its outcome in `slot`, and times it out
+    /// at `deadline` if no one else has: the deadline binds every waiter,
+    /// so an attempt whose task was lost (its runtime shut down) cannot
+    /// hang anyone.
+    async fn wait(
+        &self,
+        attempt: AttemptId,
+        slot: &Slot,
+        deadline: Instant,
+    ) -> Result<TokenRef<'_>, Error> {
+        let left = deadline.saturating_duration_since(self.runtime.now());
+        let resolution = match select(pin!(slot.wait()), self.runtime.sleep(left)).await {
+            Either::Left((resolution, _)) => resolution,
+            Either::Right(_) => {
+                self.shared.time_out(attempt, self.runtime.now());
+                // Resolved by this timeout, or by the completion that beat it.
+                slot.wait().await
+            }
+        };
+        self.shared.hand_out(resolution)
     }
 }
 
@@ -214,26 +284,65 @@ fn spawn_attempt<S: TokenSource, R: Runtime>(inner: &Arc<Inner<S, R>>, attempt: 
     inner.runtime.spawn(Box::pin(task));
 }
 
-/// Runs one attempt to the end: the fetch, raced against the attempt
-/// timeout and the cache's shutdown. No caller's cancellation reaches it.
+/// Runs one attempt to the end: the fetch, raced against the attempt's
+/// deadline and the cache's shutdown. No caller's cancellation reaches it,
+/// and if the task itself is dropped (its runtime shuts down), the attempt
+/// is reported as lost rather than left hanging.
 async fn run_attempt<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>, attempt: Attempt) {
+    let mut report = Report {
+        inner: &inner,
+        attempt: Some(attempt),
+    };
     let sent_at = inner.runtime.now();
-    let timeout = attempt
-        .ticket()
-        .deadline()
-        .saturating_duration_since(sent_at);
-    let fetch = pin!(AssertUnwindSafe(inner.source.fetch()).catch_unwind());
+    let timeout = report.ticket_deadline().saturating_duration_since(sent_at);
+    let mut fetch = pin!(AssertUnwindSafe(inner.source.fetch()).catch_unwind());
     let sleep = inner.runtime.sleep(timeout);
     let closed = pin!(inner.shared.until_closed());
-    let outcome = match select(fetch, select(sleep, closed)).await {
+    let outcome = match select(fetch.as_mut(), select(sleep, closed)).await {
         Either::Left((Ok(result), _)) => Outcome::Fetched(result),
         Either::Left((Err(_panic), _)) => Outcome::Panicked,
         Either::Right((Either::Left(_), _)) => Outcome::TimedOut,
         Either::Right((Either::Right(_), _)) => Outcome::Closed,
     };
-    inner
-        .shared
-        .complete(&attempt, outcome, sent_at, inner.runtime.now());
+    let finished = matches!(outcome, Outcome::Fetched(_) | Outcome::Panicked);
+    report.send(outcome, sent_at);
+    if !finished {
+        // The waiters have their answer. A response already on its way is
+        // still read, for one more attempt timeout at most, so the source
+        // keeps what it carries (a rotated refresh token the server has
+        // already retired the old one for). Its token is not adopted.
+        let grace = inner.runtime.sleep(timeout);
+        let _ = select(fetch, grace).await;
+    }
+}
+
+/// Reports an attempt's outcome exactly once: when told to, or as
+/// [`Outcome::Lost`] if dropped before.
+struct Report<'a, S, R: Runtime> {
+    inner: &'a Inner<S, R>,
+    attempt: Option<Attempt>,
+}
+
+impl<S, R: Runtime> Report<'_, S, R> {
+    fn ticket_deadline(&self) -> Instant {
+        self.attempt
+            .as_ref()
+            .map_or(Instant::ZERO, |a| a.ticket().deadline())
+    }
+
+    fn send(&mut self, outcome: Outcome, sent_at: Instant) {
+        if let Some(attempt) = self.attempt.take() {
+            let now = self.inner.runtime.now();
+            self.inner.shared.complete(&attempt, outcome, sent_at, now);
+        }
+    }
+}
+
+impl<S, R: Runtime> Drop for Report<'_, S, R> {
+    fn drop(&mut self) {
+        let now = self.inner.runtime.now();
+        self.send(Outcome::Lost, now);
+    }
 }
 
 /// The prefetch timer: sleeps until the machine's next wake-up (or a change),

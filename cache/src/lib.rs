@@ -8,20 +8,23 @@
 //! The read path of a fresh token ([`Cache::cached`], and the first poll of
 //! [`Cache::token`]) takes no lock, allocates nothing and does not wait: a
 //! clock read, an atomic load, and a handle moved out of (and later back
-//! into) the calling thread's pool — no atomic read-modify-write.
+//! into) a thread's spares, which the cache owns — no atomic
+//! read-modify-write. Handed-out tokens ([`TokenRef`]) borrow the cache, so
+//! none outlives it.
 
 mod cache;
 pub mod clock;
-mod local;
 #[cfg(feature = "tracing")]
 mod log;
 mod random;
+mod read_path;
 pub mod rt;
 pub mod shared;
 pub mod slot;
+mod sync;
 mod token_ref;
 
-pub use cache::{Cache, CacheBuilder, TokenFuture};
+pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
 #[cfg(feature = "tracing")]
 pub use log::tracing_events;

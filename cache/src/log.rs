@@ -24,7 +24,7 @@ pub fn tracing_events(event: &Event) {
         } => tracing::info!(
             target: "freshen",
             attempt = attempt.0,
-            generation = generation.0,
+            generation = generation.number(),
             lifetime_s = lifetime.as_secs_f64(),
             left_on_old_s = left_on_old.map(|d| d.as_secs_f64()),
             "{event}"
@@ -60,22 +60,22 @@ pub fn tracing_events(event: &Event) {
         } => tracing::warn!(
             target: "freshen",
             attempt = attempt.0,
-            generation = generation.0,
+            generation = generation.number(),
             retry_in_s = retry_in.as_secs_f64(),
             "{event}"
         ),
         Event::ServedExpired { generation } => {
-            tracing::warn!(target: "freshen", generation = generation.0, "{event}")
+            tracing::warn!(target: "freshen", generation = generation.number(), "{event}")
         }
         Event::Invalidated { generation } => {
-            tracing::info!(target: "freshen", generation = generation.0, "{event}")
+            tracing::info!(target: "freshen", generation = generation.number(), "{event}")
         }
         _ => tracing::debug!(target: "freshen", "{event}"),
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing)]
+#[allow(clippy::indexing_slicing, clippy::panic, clippy::expect_used)]
 mod tests {
     use super::*;
     use core::time::Duration;
@@ -98,6 +98,21 @@ mod tests {
         }
     }
 
+    /// The generation of a real token (only a machine makes one).
+    fn a_generation() -> Generation {
+        let mut m = freshen_core::Machine::new(freshen_core::Policy::default());
+        let freshen_core::Decision::RefreshAndWait(t) = m.decide(freshen_core::Instant::ZERO)
+        else {
+            panic!("an empty machine starts an attempt")
+        };
+        let fetched = freshen_core::Fetched::new("x").with_lifetime(Duration::from_secs(60));
+        let now = freshen_core::Instant::ZERO;
+        m.on_success(t.id(), fetched, now, now, 0)
+            .and_then(Result::ok)
+            .map(|token| token.generation())
+            .expect("a token")
+    }
+
     #[test]
     fn events_are_logged_at_their_level_without_secrets() {
         let buffer = Buffer::default();
@@ -110,7 +125,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing_events(&Event::RefreshSucceeded {
                 attempt: AttemptId(1),
-                generation: Generation(1),
+                generation: a_generation(),
                 lifetime: Duration::from_secs(3600),
                 left_on_old: Some(Duration::from_secs(1100)),
             });

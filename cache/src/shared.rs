@@ -4,21 +4,21 @@
 //! read their clock, call in here, and run the attempts they are handed.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use event_listener::Event as Notify;
 use freshen_core::machine::Resolution;
-use freshen_core::policy::Schedule;
 use freshen_core::{
     AttemptId, Decision, Error, ErrorKind, Event, Fetched, Generation, Instant, Machine, Policy,
-    Secret, Ticket, Token,
+    Ticket, Token,
 };
 
-use crate::local;
 use crate::random::Random;
+use crate::read_path::ReadPath;
+use crate::rt::Clock;
 use crate::slot::Slot;
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering, lock};
 use crate::token_ref::TokenRef;
 
 /// Where lifecycle events go (a log, metrics). Called outside every lock.
@@ -26,9 +26,9 @@ pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// What a driver should do for a caller, from [`Shared::decide`].
 #[derive(Debug)]
-pub enum Step {
+pub enum Step<'a> {
     /// Hand this token to the caller.
-    Ready(TokenRef),
+    Ready(TokenRef<'a>),
     /// Fail the caller at once with this error (a backoff holds).
     Fail(Error),
     /// Wait for the attempt in flight; time it out at `deadline` (drivers
@@ -48,7 +48,7 @@ pub enum Step {
         /// The attempt to run.
         attempt: Attempt,
         /// The token to hand out meanwhile, if one is usable.
-        serve: Option<TokenRef>,
+        serve: Option<TokenRef<'a>>,
     },
 }
 
@@ -81,23 +81,23 @@ pub enum Outcome {
     TimedOut,
     /// The cache shut down while it ran.
     Closed,
+    /// The attempt's task was dropped before it could report (its runtime
+    /// shut down, or never ran it).
+    Lost,
 }
 
 struct State {
     machine: Machine,
     attempt: Option<(AttemptId, Arc<Slot>)>,
+    /// The token the read path serves, as last published.
+    published: Option<Generation>,
 }
 
 /// See the module docs.
 pub struct Shared {
-    /// The token the read path serves while it is fresh.
-    published: ArcSwap<Token>,
-    /// Bumped after every publish: threads' pooled handles are of the
-    /// version they were filled at (see `local`).
-    version: AtomicU64,
-    /// Names this cache in the threads' pools.
-    id: u64,
-    empty: Arc<Token>,
+    /// The token the read path serves while it is fresh, and every
+    /// thread's spare handles to it.
+    read_path: ReadPath,
     state: Mutex<State>,
     random: Random,
     events: Option<EventSink>,
@@ -108,41 +108,20 @@ pub struct Shared {
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
-            .field("published", &self.published.load())
+            .field("read_path", &self.read_path)
             .finish_non_exhaustive()
     }
-}
-
-/// What is published when there is no token to serve: a token that is never
-/// fresh, so the read path always falls through to the machine.
-fn nothing() -> Arc<Token> {
-    let never = Schedule {
-        sent_at: Instant::ZERO,
-        expires_at: Instant::ZERO,
-        usable_until: Instant::ZERO,
-        refresh_at: Instant::ZERO,
-        lead: core::time::Duration::ZERO,
-    };
-    Arc::new(Token::new(
-        Secret::new(""),
-        None,
-        Generation(u64::MAX),
-        never,
-    ))
 }
 
 impl Shared {
     /// Shared state for a cache with `policy`.
     pub fn new(policy: Policy, events: Option<EventSink>, seed: Option<u64>) -> Self {
-        let empty = nothing();
         Shared {
-            published: ArcSwap::new(Arc::clone(&empty)),
-            version: AtomicU64::new(0),
-            id: local::next_cache_id(),
-            empty,
+            read_path: ReadPath::new(),
             state: Mutex::new(State {
                 machine: Machine::new(policy),
                 attempt: None,
+                published: None,
             }),
             random: seed.map_or_else(Random::new, Random::with_seed),
             events,
@@ -154,19 +133,25 @@ impl Shared {
     /// The lock-free read path: the published token if it is fresh at
     /// `now`. No lock, no allocation, no waiting — and in the steady state
     /// no atomic read-modify-write either: the handle comes from this
-    /// thread's pool and goes back there when dropped.
+    /// thread's spares and goes back to a thread's spares when dropped.
     #[inline]
-    pub fn cached(&self, now: Instant) -> Option<TokenRef> {
-        let version = self.version.load(Ordering::Acquire);
-        local::take_fresh(self.id, version, now, || self.published.load_full()).map(TokenRef::from)
+    pub fn cached(&self, now: Instant) -> Option<TokenRef<'_>> {
+        self.read_path
+            .take_fresh(now)
+            .map(|token| TokenRef::new(token, &self.read_path))
+    }
+
+    /// Turns an attempt's resolution into what a caller gets.
+    pub fn hand_out(&self, resolution: Resolution) -> Result<TokenRef<'_>, Error> {
+        resolution.map(|token| TokenRef::new(token, &self.read_path))
     }
 
     /// A caller wants a token at `now` and the read path had none.
-    pub fn decide(&self, now: Instant) -> Step {
+    pub fn decide(&self, now: Instant) -> Step<'_> {
         let (step, events) = {
             let mut state = self.lock();
             let step = match state.machine.decide(now) {
-                Decision::Serve(token) => Step::Ready(token.into()),
+                Decision::Serve(token) => Step::Ready(TokenRef::new(token, &self.read_path)),
                 Decision::Fail(error) => Step::Fail(error),
                 Decision::Wait { attempt, deadline } => match &state.attempt {
                     Some((id, slot)) if *id == attempt => Step::Wait {
@@ -180,7 +165,7 @@ impl Shared {
                 },
                 Decision::ServeAndRefresh(token, ticket) => Step::Run {
                     attempt: Self::open(&mut state, ticket),
-                    serve: Some(token.into()),
+                    serve: Some(TokenRef::new(token, &self.read_path)),
                 },
                 Decision::RefreshAndWait(ticket) => Step::Run {
                     attempt: Self::open(&mut state, ticket),
@@ -212,13 +197,17 @@ impl Shared {
                 Outcome::Closed => m
                     .on_failure(id, Error::transient(ErrorKind::Closed), now, random)
                     .map(|_| Err(Error::transient(ErrorKind::Closed))),
+                Outcome::Lost => {
+                    m.on_failure(id, Error::transient(ErrorKind::AttemptLost), now, random)
+                }
             };
             if state.attempt.as_ref().is_some_and(|(a, _)| *a == id) {
                 state.attempt = None;
             }
             (resolution, self.sync(&mut state, true))
         };
-        // Events first, so a sink has seen the outcome before any waiter acts on it.
+        // Events first, so a sink has seen the outcome before any waiter
+        // acts on it; a sink that panics loses its event, never the waiters.
         self.emit(events);
         if let Some(resolution) = resolution {
             attempt.slot.resolve(resolution);
@@ -286,6 +275,36 @@ impl Shared {
         done
     }
 
+    /// Waits on this thread for `attempt` to leave its outcome in `slot`,
+    /// timing it out at `deadline` on `clock`: the deadline binds every
+    /// waiter, not only the task that runs the attempt, so a lost attempt
+    /// cannot hang anyone. For synchronous drivers.
+    pub fn wait_blocking(
+        &self,
+        clock: &impl Clock,
+        attempt: AttemptId,
+        slot: &Slot,
+        deadline: Instant,
+    ) -> Resolution {
+        loop {
+            let now = clock.now();
+            if now >= deadline {
+                self.time_out(attempt, now);
+                // Whoever took the attempt out of the machine (this timeout,
+                // or its completion racing it) resolves the slot, so every
+                // waiter gets the attempt's one outcome; it is moments away.
+                return slot.wait_resolved();
+            }
+            let mut span = deadline.saturating_duration_since(now);
+            if let Some(tick) = clock.virtual_tick() {
+                span = span.min(tick);
+            }
+            if let Some(resolution) = slot.wait_blocking(crate::slot::real_deadline(span)) {
+                return resolution;
+            }
+        }
+    }
+
     /// Shuts the cache down when its last handle is dropped: background
     /// work sees [`Shared::is_closed`], and the attempt in flight, if any, is
     /// resolved with [`ErrorKind::Closed`].
@@ -332,17 +351,10 @@ impl Shared {
     /// events, under the lock; `changed` wakes timer tasks.
     fn sync(&self, state: &mut State, changed: bool) -> Vec<Event> {
         let current = state.machine.current();
-        let published = self.published.load();
-        let next = match current {
-            Some(token) if !Arc::ptr_eq(token, &published) => Some(Arc::clone(token)),
-            None if !Arc::ptr_eq(&published, &self.empty) => Some(Arc::clone(&self.empty)),
-            _ => None,
-        };
-        if let Some(next) = next {
-            self.published.store(next);
-            // After the store: a reader that sees the new version finds the
-            // new token (or a newer one) when it refills.
-            self.version.fetch_add(1, Ordering::Release);
+        let generation = current.map(|t| t.generation());
+        if generation != state.published {
+            state.published = generation;
+            self.read_path.publish(current.cloned());
         }
         if changed {
             self.changed.notify(usize::MAX);
@@ -354,10 +366,13 @@ impl Shared {
         events
     }
 
+    /// Hands `events` to the sink, outside every lock. A sink that panics
+    /// loses that event and nothing else: the panic is caught here, so no
+    /// attempt is left unresolved and no caller is hung by it.
     fn emit(&self, events: Vec<Event>) {
         if let Some(sink) = &self.events {
             for e in &events {
-                sink(e);
+                let _ = catch_unwind(AssertUnwindSafe(|| sink(e)));
             }
         }
     }
@@ -365,11 +380,6 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The machine never panics; a poisoned lock can only come from a
         // panic elsewhere under it, and its state is still consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
-}
-
-/// Turns an attempt's resolution into what a caller gets.
-pub fn into_result(resolution: Resolution) -> Result<TokenRef, Error> {
-    resolution.map(TokenRef::from)
 }

@@ -1,18 +1,27 @@
 //! The hand-off from one attempt to all its waiters: set once, read by many.
 //! A waiter that gives up just drops its listener; the attempt goes on.
 
-use std::sync::OnceLock;
-
 use event_listener::Event;
 #[cfg(not(target_family = "wasm"))]
 use event_listener::Listener;
 use freshen_core::machine::Resolution;
 
+use crate::sync::OnceCell;
+
 /// Where one attempt's outcome is left for its waiters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Slot {
-    result: OnceLock<Resolution>,
+    result: OnceCell<Resolution>,
     ready: Event,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            result: OnceCell::new(),
+            ready: Event::new(),
+        }
+    }
 }
 
 impl Slot {
@@ -23,14 +32,14 @@ impl Slot {
 
     /// Leaves the outcome and wakes every waiter. Only the first call counts.
     pub fn resolve(&self, resolution: Resolution) {
-        if self.result.set(resolution).is_ok() {
+        if self.result.set(resolution) {
             self.ready.notify(usize::MAX);
         }
     }
 
     /// The outcome, if it is there.
     pub fn get(&self) -> Option<Resolution> {
-        self.result.get().cloned()
+        self.result.get_cloned()
     }
 
     /// Waits for the outcome.
@@ -96,6 +105,13 @@ pub fn wait_listener(
         while sleep_step(deadline) {}
         false
     }
+}
+
+/// `span` from now on the real clock (a day if that overflows).
+pub fn real_deadline(span: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(span)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(24 * 3600))
 }
 
 /// event-listener has no blocking wait on wasm: sleep towards `deadline` in

@@ -2,85 +2,74 @@
 
 use core::fmt;
 use core::ops::Deref;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use freshen_core::policy::Schedule;
-use freshen_core::{Generation, Instant, Secret, Token};
+use freshen_core::Token;
 
-use crate::local;
+use crate::read_path::ReadPath;
 
-/// A token handed out by a cache. Derefs to [`Token`]; use
+/// A token handed out by a cache, borrowed from it. Derefs to [`Token`]; use
 /// [`Token::secret`] for the `Authorization` header and pass it back to
-/// `invalidate` after a 401. `Send`, so it can be held across an `.await`.
+/// `invalidate` after a 401.
 ///
-/// From the read path it is one of a few handles the calling thread keeps to
-/// the cache's current token: taking one and dropping it on the same thread
-/// touches no shared reference count, so reads on many threads do not
-/// contend. Hold it for a request, not for hours: ask the cache again for
-/// the next request.
-pub struct TokenRef {
-    /// `None` only once the handle was taken out (dropped, `into_arc`, or
-    /// moved into a new `TokenRef` by a future's poll).
+/// It borrows the cache handle it came from, so it cannot outlive the cache:
+/// when the last handle is dropped, nothing the cache handed out through a
+/// `TokenRef` is left behind (see [`TokenRef::into_arc`] for the one way to
+/// keep a token longer). It is `Send`: hold it across an `.await`, and drop
+/// it on any thread.
+///
+/// Taking one from the read path and dropping it touches no shared
+/// reference count: the handle is one of the spares the cache keeps for the
+/// thread, and goes back to the spares of the thread that drops it. Hold it
+/// for a request, not for hours: ask the cache again for the next request.
+pub struct TokenRef<'a> {
+    /// `Some` for the whole life of the value; taken only by `drop` and
+    /// `into_arc`, which consume it.
     token: Option<Arc<Token>>,
+    home: &'a ReadPath,
 }
 
-/// Never seen: `token` is `None` only while a `TokenRef` is being taken apart.
-static NO_TOKEN: LazyLock<Token> = LazyLock::new(|| {
-    let never = Schedule {
-        sent_at: Instant::ZERO,
-        expires_at: Instant::ZERO,
-        usable_until: Instant::ZERO,
-        refresh_at: Instant::ZERO,
-        lead: core::time::Duration::ZERO,
-    };
-    Token::new(Secret::new(""), None, Generation(u64::MAX), never)
-});
-
-impl TokenRef {
-    /// Moves the handle into a new `TokenRef`, leaving this one empty
-    /// (`None` if it already was): how a ready future hands out its token
-    /// without cloning it.
-    pub(crate) fn take(&mut self) -> Option<TokenRef> {
-        self.token.take().map(TokenRef::from)
+impl<'a> TokenRef<'a> {
+    pub(crate) fn new(token: Arc<Token>, home: &'a ReadPath) -> Self {
+        TokenRef {
+            token: Some(token),
+            home,
+        }
     }
 
-    /// The token as a shared pointer (for keeping it beyond one request).
+    /// The token as a shared pointer that does not borrow the cache: for
+    /// keeping it beyond the cache handle it came from. The token then lives
+    /// (secret included) until the last such pointer is dropped.
     pub fn into_arc(mut self) -> Arc<Token> {
         match self.token.take() {
             Some(token) => token,
-            None => Arc::new(NO_TOKEN.clone()),
+            None => unreachable!("a TokenRef holds its token until it is consumed"),
         }
     }
 }
 
-impl Drop for TokenRef {
-    /// A handle to the token this thread's spares follow goes back there.
+impl Drop for TokenRef<'_> {
+    /// The handle goes back among this thread's spares for the cache.
     #[inline]
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
-            local::give_back(token);
+            self.home.give_back(token);
         }
     }
 }
 
-impl From<Arc<Token>> for TokenRef {
-    fn from(token: Arc<Token>) -> Self {
-        TokenRef { token: Some(token) }
-    }
-}
-
-impl Deref for TokenRef {
+impl Deref for TokenRef<'_> {
     type Target = Token;
     #[inline]
     fn deref(&self) -> &Token {
         match &self.token {
             Some(token) => token,
-            None => &NO_TOKEN,
+            None => unreachable!("a TokenRef holds its token until it is consumed"),
         }
     }
 }
 
-impl fmt::Debug for TokenRef {
+impl fmt::Debug for TokenRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }

@@ -19,10 +19,14 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 /// A shared cache holding `secret`, fetched at `now`.
 fn refresh(shared: &Shared, secret: &str, now: Instant) {
+    refresh_for(shared, secret, now, HOUR);
+}
+
+fn refresh_for(shared: &Shared, secret: &str, now: Instant, lifetime: Duration) {
     let Step::Run { attempt, .. } = shared.decide(now) else {
         panic!("expected an attempt")
     };
-    let fetched = Fetched::new(secret).with_lifetime(HOUR);
+    let fetched = Fetched::new(secret).with_lifetime(lifetime);
     shared.complete(&attempt, Outcome::Fetched(Ok(fetched)), now, now);
 }
 
@@ -132,9 +136,9 @@ fn a_token_dropped_on_another_thread_is_fine() {
     let shared = holding("a");
     let now = Instant::from_secs(1);
     let t = shared.cached(now).unwrap();
-    std::thread::spawn(move || assert_eq!(t.secret(), "a"))
-        .join()
-        .unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || assert_eq!(t.secret(), "a"));
+    });
     assert_eq!(shared.cached(now).unwrap().secret(), "a");
 }
 
@@ -145,4 +149,150 @@ fn a_stale_token_is_not_served_from_the_pool() {
     // Past refresh_at (40–44 min for a 1 h token): the read path says no,
     // and the caller goes to the machine.
     assert!(shared.cached(Instant::from_secs(45 * 60)).is_none());
+}
+
+#[test]
+fn expired_token_is_not_served_after_address_reuse() {
+    // Issue 8, defect 1: the spares followed T1 with no handle left (it
+    // left the thread), T1 and T2 were invalidated and a short-lived T3 was
+    // allocated at T1's freed address; the spares took T3 for T1, kept T1's
+    // fresh_until, and served T3 fifteen minutes after it expired.
+    let shared = holding("t1");
+    let t0 = Instant::ZERO;
+    // This thread reads T1, and the handle leaves it.
+    let t1 = shared.cached(t0).unwrap().into_arc();
+    assert!(shared.invalidate(&t1));
+    drop(t1);
+    refresh(&shared, "t2", t0);
+    // T2 is seen elsewhere (not through this thread's read path).
+    let Step::Ready(t2) = shared.decide(t0) else {
+        panic!("T2 is held")
+    };
+    assert!(shared.invalidate(&t2));
+    drop(t2);
+    // Five minutes of life: margin 60 s, refresh from about 2.5 min on.
+    refresh_for(&shared, "t3", t0, Duration::from_secs(5 * 60));
+    let at_20_min = Instant::from_secs(20 * 60);
+    assert!(
+        shared.cached(at_20_min).is_none(),
+        "an expired token came out of the read path"
+    );
+    // And at every instant the read path agrees with the token's phase.
+    for secs in (0..=20 * 60).step_by(7) {
+        let now = Instant::from_secs(secs);
+        if let Some(t) = shared.cached(now) {
+            assert_eq!(t.secret(), "t3");
+            assert!(now < t.fresh_until(), "served past fresh_until at {secs} s");
+        }
+    }
+}
+
+#[test]
+fn tokens_do_not_outlive_their_cache() {
+    // Issue 8, defect 5: each thread's spares kept handles to the last
+    // token it read after the cache was dropped, until the thread read
+    // another cache or exited; a parked thread kept the secret for ever.
+    let shared = holding("secret-a");
+    let now = Instant::from_secs(1);
+    let token = std::sync::Arc::downgrade(&shared.cached(now).unwrap().into_arc());
+    let (parked, park) = std::sync::mpsc::channel::<()>();
+    let (read, was_read) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let shared = &shared;
+        s.spawn(move || {
+            // Fill this thread's spares, then stay alive, reading nothing.
+            for _ in 0..4 {
+                drop(shared.cached(now));
+            }
+            read.send(()).unwrap();
+            let _ = park.recv();
+        });
+        was_read.recv().unwrap();
+        assert!(token.upgrade().is_some());
+        drop(shared.cached(now));
+        drop(parked);
+    });
+    // The reading thread has ended, but its spares were the cache's; this
+    // thread's too. Dropping the cache frees every handle.
+    drop(shared);
+    assert!(token.upgrade().is_none(), "a handle outlived its cache");
+}
+
+#[test]
+fn a_parked_threads_spares_are_freed_with_the_cache() {
+    let shared = holding("secret-b");
+    let now = Instant::from_secs(1);
+    let token = std::sync::Arc::downgrade(&shared.cached(now).unwrap().into_arc());
+    let (filled, was_filled) = std::sync::mpsc::channel::<()>();
+    let (release, parked) = std::sync::mpsc::channel::<()>();
+    let reader = {
+        let shared = std::sync::Arc::new(shared);
+        let mine = std::sync::Arc::clone(&shared);
+        let t = std::thread::spawn(move || {
+            drop(mine.cached(now));
+            drop(mine);
+            filled.send(()).unwrap();
+            // Parked with its thread-locals alive.
+            parked.recv().unwrap();
+        });
+        was_filled.recv().unwrap();
+        drop(shared);
+        t
+    };
+    assert!(
+        token.upgrade().is_none(),
+        "a parked thread's spares kept the token after the cache was dropped"
+    );
+    release.send(()).unwrap();
+    reader.join().unwrap();
+}
+
+#[test]
+fn a_thread_alternating_between_two_caches_keeps_its_spares() {
+    // Issue 8, defect 5: one slot per thread meant every switch of cache
+    // dropped the spares and refilled them from the published cell.
+    let a = holding("a");
+    let b = holding("b");
+    let now = Instant::from_secs(1);
+    let token_a = a.cached(now).unwrap().into_arc();
+    let token_b = b.cached(now).unwrap().into_arc();
+    drop(a.cached(now));
+    drop(b.cached(now));
+    let (count_a, count_b) = (Arc::strong_count(&token_a), Arc::strong_count(&token_b));
+    for _ in 0..1000 {
+        assert_eq!(a.cached(now).unwrap().secret(), "a");
+        assert_eq!(
+            Arc::strong_count(&token_b),
+            count_b,
+            "b's spares were dropped"
+        );
+        assert_eq!(b.cached(now).unwrap().secret(), "b");
+        assert_eq!(
+            Arc::strong_count(&token_a),
+            count_a,
+            "a's spares were dropped"
+        );
+    }
+    assert_eq!(
+        Arc::strong_count(&token_a),
+        count_a,
+        "a's spares were refilled"
+    );
+    assert_eq!(
+        Arc::strong_count(&token_b),
+        count_b,
+        "b's spares were refilled"
+    );
+}
+
+#[test]
+fn invalidation_is_scoped_to_its_cache() {
+    // Issue 8, defect 4: b.invalidate(token of a) evicted b's token.
+    let a = holding("a");
+    let b = holding("b");
+    let now = Instant::from_secs(1);
+    let token_a = a.cached(now).unwrap();
+    assert!(!b.invalidate(&token_a));
+    assert_eq!(b.cached(now).unwrap().secret(), "b");
+    assert!(matches!(b.decide(now), Step::Ready(t) if t.secret() == "b"));
 }

@@ -75,7 +75,7 @@ fn event_fields(e: &Event) -> Value {
             lifetime,
             left_on_old,
         } => json!({
-            "event": "refresh_succeeded", "attempt": attempt.0, "generation": generation.0,
+            "event": "refresh_succeeded", "attempt": attempt.0, "generation": generation.number(),
             "lifetime_s": s(lifetime), "left_on_old_s": left_on_old.as_ref().map(s),
         }),
         Event::RefreshFailed {
@@ -92,20 +92,20 @@ fn event_fields(e: &Event) -> Value {
             generation,
             retry_in,
         } => json!({
-            "event": "no_progress", "attempt": attempt.0, "generation": generation.0,
+            "event": "no_progress", "attempt": attempt.0, "generation": generation.number(),
             "retry_in_s": s(retry_in),
         }),
         Event::ServedStale {
             generation,
             usable_for,
         } => json!({
-            "event": "served_stale", "generation": generation.0, "usable_for_s": s(usable_for),
+            "event": "served_stale", "generation": generation.number(), "usable_for_s": s(usable_for),
         }),
         Event::ServedExpired { generation } => {
-            json!({ "event": "served_expired", "generation": generation.0 })
+            json!({ "event": "served_expired", "generation": generation.number() })
         }
         Event::Invalidated { generation } => {
-            json!({ "event": "invalidated", "generation": generation.0 })
+            json!({ "event": "invalidated", "generation": generation.number() })
         }
         _ => json!({ "event": "other" }),
     }
@@ -182,9 +182,9 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
                     printer.line(
                         &format!(
                             "serving token #{} ({phase}, expires in {expires_in:.0}s)",
-                            token.generation().0
+                            token.generation().number()
                         ),
-                        json!({ "event": "serving", "generation": token.generation().0, "phase": phase, "expires_in_s": expires_in }),
+                        json!({ "event": "serving", "generation": token.generation().number(), "phase": phase, "expires_in_s": expires_in }),
                     );
                 }
             }

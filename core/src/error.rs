@@ -61,6 +61,9 @@ pub enum ErrorKind {
     ExpiredOnArrival,
     /// The token source panicked.
     SourcePanicked,
+    /// The attempt's task was dropped before it reported (its runtime shut
+    /// down, or it was never run): its waiters are told instead of hanging.
+    AttemptLost,
     /// The cache was shut down while the caller waited.
     Closed,
     /// The caller's request to the source was malformed or misconfigured.
@@ -174,6 +177,9 @@ impl fmt::Display for Error {
                 f.write_str("token arrived with no usable lifetime left")?
             }
             ErrorKind::SourcePanicked => f.write_str("token source panicked")?,
+            ErrorKind::AttemptLost => {
+                f.write_str("refresh task was dropped before it finished (runtime shut down?)")?
+            }
             ErrorKind::Closed => f.write_str("token cache was shut down")?,
             ErrorKind::Config(why) => write!(f, "token request misconfigured: {why}")?,
         }

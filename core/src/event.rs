@@ -123,7 +123,7 @@ impl core::fmt::Display for Event {
                     f,
                     "refresh #{} succeeded: token #{} for {:.0}s",
                     attempt.0,
-                    generation.0,
+                    generation.number(),
                     secs(lifetime)
                 )?;
                 match left_on_old {
@@ -151,7 +151,7 @@ impl core::fmt::Display for Event {
                 "refresh #{} made no progress: the source returned token #{} again \
                  (a cache upstream?); next try in {:.1}s",
                 attempt.0,
-                generation.0,
+                generation.number(),
                 secs(retry_in)
             ),
             Event::ServedStale {
@@ -160,16 +160,16 @@ impl core::fmt::Display for Event {
             } => write!(
                 f,
                 "serving token #{} while it refreshes ({:.1}s of use left)",
-                generation.0,
+                generation.number(),
                 secs(usable_for)
             ),
             Event::ServedExpired { generation } => write!(
                 f,
                 "serving token #{} past its margin (opted in; refresh failing)",
-                generation.0
+                generation.number()
             ),
             Event::Invalidated { generation } => {
-                write!(f, "token #{} invalidated", generation.0)
+                write!(f, "token #{} invalidated", generation.number())
             }
         }
     }
@@ -185,7 +185,7 @@ mod tests {
     fn events_read_as_one_line_each() {
         let ok = Event::RefreshSucceeded {
             attempt: AttemptId(3),
-            generation: Generation(2),
+            generation: Generation::new(0, 2),
             lifetime: Duration::from_secs(20),
             left_on_old: Some(Duration::from_millis(13_250)),
         };

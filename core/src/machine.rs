@@ -96,6 +96,7 @@ struct Held {
 struct InFlight {
     id: AttemptId,
     deadline: Instant,
+    timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -107,6 +108,8 @@ struct Backoff {
 /// The token state machine. See the module docs.
 #[derive(Debug)]
 pub struct Machine {
+    /// Names this machine in every [`Generation`] it makes.
+    id: u64,
     policy: Policy,
     held: Option<Held>,
     in_flight: Option<InFlight>,
@@ -123,6 +126,7 @@ impl Machine {
     /// A machine with no token.
     pub fn new(policy: Policy) -> Self {
         Machine {
+            id: next_machine_id(),
             policy,
             held: None,
             in_flight: None,
@@ -134,6 +138,12 @@ impl Machine {
             events: VecDeque::new(),
             dropped_events: 0,
         }
+    }
+
+    /// The identity this machine gives its tokens ([`Generation`]): no two
+    /// machines of one process share it.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The policy in force.
@@ -234,7 +244,7 @@ impl Machine {
             }
         }
 
-        let generation = Generation(self.next_generation);
+        let generation = Generation::new(self.id, self.next_generation);
         self.next_generation = self.next_generation.saturating_add(1);
         let left_on_old = self
             .held
@@ -287,10 +297,8 @@ impl Machine {
         now: Instant,
         random: u64,
     ) -> Option<Resolution> {
-        self.take_in_flight(attempt)?;
-        let error = Error::transient(ErrorKind::Timeout {
-            after: self.policy.attempt_timeout(),
-        });
+        let timeout = self.take_in_flight(attempt)?;
+        let error = Error::transient(ErrorKind::Timeout { after: timeout });
         Some(self.failed(attempt, error, now, random))
     }
 
@@ -302,6 +310,8 @@ impl Machine {
         let Some(held) = self.held.as_mut() else {
             return false;
         };
+        // A generation names its machine too: a token of another cache
+        // never matches.
         if held.invalidated || held.token.generation() != generation {
             return false;
         }
@@ -432,8 +442,13 @@ impl Machine {
     fn start(&mut self, now: Instant, reason: RefreshReason) -> Ticket {
         let id = AttemptId(self.next_attempt);
         self.next_attempt = self.next_attempt.saturating_add(1);
-        let deadline = now.saturating_add(self.policy.attempt_timeout());
-        self.in_flight = Some(InFlight { id, deadline });
+        let timeout = self.policy.attempt_timeout_for(self.lead());
+        let deadline = now.saturating_add(timeout);
+        self.in_flight = Some(InFlight {
+            id,
+            deadline,
+            timeout,
+        });
         self.push(Event::RefreshStarted {
             attempt: id,
             reason,
@@ -446,14 +461,24 @@ impl Machine {
         }
     }
 
-    fn take_in_flight(&mut self, attempt: AttemptId) -> Option<()> {
+    /// Takes `attempt` out of flight; its timeout, or `None` if it was not
+    /// the attempt in flight.
+    fn take_in_flight(&mut self, attempt: AttemptId) -> Option<Duration> {
         match self.in_flight {
             Some(f) if f.id == attempt => {
                 self.in_flight = None;
-                Some(())
+                Some(f.timeout)
             }
             _ => None,
         }
+    }
+
+    /// The refresh lead of the held token, or of the last one held.
+    fn lead(&self) -> Option<Duration> {
+        self.held
+            .as_ref()
+            .map(|h| h.token.schedule().lead)
+            .or(self.last_lead)
     }
 
     fn failed(
@@ -477,11 +502,7 @@ impl Machine {
     /// schedule stay as they are.
     fn fail(&mut self, error: Error, now: Instant, random: u64) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        let lead = self
-            .held
-            .as_ref()
-            .map(|h| h.token.schedule().lead)
-            .or(self.last_lead);
+        let lead = self.lead();
         let delay = self.policy.backoff_delay(
             self.failures,
             lead,
@@ -506,5 +527,27 @@ impl Machine {
             self.dropped_events = self.dropped_events.saturating_add(1);
         }
         self.events.push_back(event);
+    }
+}
+
+/// A process-wide id for each new machine. Where the target has no atomic
+/// counter every machine gets 0, and tokens of two caches are told apart only
+/// by their numbers.
+fn next_machine_id() -> u64 {
+    #[cfg(target_has_atomic = "64")]
+    {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+    #[cfg(all(not(target_has_atomic = "64"), target_has_atomic = "ptr"))]
+    {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed) as u64
+    }
+    #[cfg(not(target_has_atomic = "ptr"))]
+    {
+        0
     }
 }

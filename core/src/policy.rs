@@ -56,6 +56,11 @@ impl Default for Policy {
 /// evicts such a token at once through invalidation.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
+/// The shortest timeout [`Policy::attempt_timeout_for`] scales an attempt
+/// down to (unless the configured ceiling is shorter): one slow round trip
+/// to a distant identity provider.
+pub const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A policy that cannot work.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -247,9 +252,29 @@ impl Policy {
     pub fn max_lead(&self) -> Duration {
         self.max_lead
     }
-    /// How long every attempt may take before it counts as failed.
+    /// The longest an attempt may take before it counts as failed (the
+    /// ceiling of [`Policy::attempt_timeout_for`]).
     pub fn attempt_timeout(&self) -> Duration {
         self.attempt_timeout
+    }
+
+    /// The timeout of an attempt made for a token whose refresh lead is
+    /// `lead` (the held token's, or the last one's; `None` before the first
+    /// token): a quarter of the lead, at least [`MIN_ATTEMPT_TIMEOUT`] and at
+    /// most [`Policy::attempt_timeout`].
+    ///
+    /// Why: a 15 s token has a 7.5 s lead and about 2 s between its refresh
+    /// point and `usable_until`; a 30 s timeout there lets a hung endpoint
+    /// hold callers for many lifetimes and picks up its recovery late. A
+    /// quarter of the lead leaves room for a retry inside the stale window.
+    /// Long-lived tokens (a lead of 2 min or more) keep the full ceiling.
+    pub fn attempt_timeout_for(&self, lead: Option<Duration>) -> Duration {
+        match lead {
+            Some(lead) => (lead / 4)
+                .max(MIN_ATTEMPT_TIMEOUT)
+                .min(self.attempt_timeout),
+            None => self.attempt_timeout,
+        }
     }
     /// The lifetime assumed when a response states none.
     pub fn default_lifetime(&self) -> Duration {
@@ -320,7 +345,8 @@ impl PolicyBuilder {
         self.0.max_retry_after = max;
         self
     }
-    /// Timeout of every attempt (default 30 s).
+    /// Ceiling of every attempt's timeout (default 30 s); attempts for
+    /// short-lived tokens get less (see [`Policy::attempt_timeout_for`]).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.0.attempt_timeout = timeout;
         self

@@ -8,11 +8,40 @@ use crate::policy::Schedule;
 use crate::secret::Secret;
 use crate::time::Instant;
 
-/// Which token a caller saw: increases by one with every token the cache
-/// accepts. [`crate::Machine::invalidate`] names one, so a late 401 for an old
-/// token cannot evict a newer one.
+/// Which token a caller saw: the machine (cache) that accepted it, and a
+/// number that increases by one with every token that machine accepts.
+///
+/// [`crate::Machine::invalidate`] names one, so a late 401 for an old token
+/// cannot evict a newer one, and a token of another cache evicts nothing.
+/// Only a machine makes one: a token's identity is never its address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Generation(pub u64);
+pub struct Generation {
+    machine: u64,
+    number: u64,
+}
+
+impl Generation {
+    pub(crate) const fn new(machine: u64, number: u64) -> Self {
+        Generation { machine, number }
+    }
+
+    /// The token's number within its cache: 0 for the first token, then
+    /// one more for every token accepted. For logs and displays.
+    pub const fn number(self) -> u64 {
+        self.number
+    }
+
+    /// Whether `self` and `other` come from the same machine (cache).
+    pub const fn same_cache(self, other: Generation) -> bool {
+        self.machine == other.machine
+    }
+}
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.number)
+    }
+}
 
 /// Where a token is on its timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,9 +65,8 @@ pub struct Token {
 }
 
 impl Token {
-    /// A token with a computed schedule. Drivers get tokens from the
-    /// machine; this is public for tests and simulators.
-    pub fn new(
+    /// A token with a computed schedule: only the machine makes one.
+    pub(crate) fn new(
         access: Secret,
         token_type: Option<String>,
         generation: Generation,

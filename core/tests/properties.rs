@@ -90,6 +90,9 @@ fn run(policy: Policy, ops: Vec<Op>) {
     let mut m = Machine::new(policy.clone());
     let mut now = Instant::ZERO;
     let mut outstanding: Option<AttemptId> = None;
+    // Every generation the machine has made, oldest first: invalidations
+    // name one of them (the current one or an older one).
+    let mut generations: Vec<Generation> = Vec::new();
     let mut token_counter = 0u64;
 
     let issued = |id: AttemptId, outstanding: &mut Option<AttemptId>| {
@@ -179,6 +182,11 @@ fn run(policy: Policy, ops: Vec<Op>) {
                     assert!(res.is_none(), "a stale outcome was taken");
                     continue;
                 }
+                if let Some(Ok(token)) = &res {
+                    if generations.last() != Some(&token.generation()) {
+                        generations.push(token.generation());
+                    }
+                }
                 assert!(res.is_some());
                 outstanding = None;
                 if m.failures() > failures_before {
@@ -234,8 +242,10 @@ fn run(policy: Policy, ops: Vec<Op>) {
                 }
             }
             Op::Invalidate { back } => {
-                let g = m.current().map(|t| t.generation().0).unwrap_or(0);
-                let _ = m.invalidate(Generation(g.saturating_sub(back)));
+                let back = usize::try_from(back).unwrap_or(usize::MAX);
+                if let Some(g) = generations.iter().rev().nth(back) {
+                    let _ = m.invalidate(*g);
+                }
             }
         }
         assert_eq!(

@@ -336,6 +336,30 @@ fn rule_4_every_attempt_times_out_after_30s_by_default() {
     assert_ne!(t2.id(), t.id());
 }
 
+#[test]
+fn attempt_timeout_ignores_short_lifetimes() {
+    // Issue 8, defect 9: with 15 s tokens a hung endpoint held callers for
+    // the full 30 s. The timeout is a quarter of the lead (11.25 s here:
+    // L/2 raised towards margin + 30 s as far as L - margin allows).
+    let (mut m, tok) = holding(Policy::default(), "a", 15 * S, at(0));
+    assert_eq!(tok.schedule().lead, Duration::from_millis(11_250));
+    let now = tok.usable_until();
+    let t = start(&mut m, now);
+    assert_eq!(t.deadline(), now + Duration::from_micros(2_812_500));
+    let (_, res) = m.poll_timers(t.deadline(), 0).timed_out.unwrap();
+    match res.unwrap_err().kind() {
+        ErrorKind::Timeout { after } => assert_eq!(*after, Duration::from_micros(2_812_500)),
+        other => panic!("{other:?}"),
+    }
+    // Never below one second, never above the ceiling.
+    let p = Policy::default();
+    assert_eq!(p.attempt_timeout_for(Some(S)), S);
+    assert_eq!(p.attempt_timeout_for(Some(20 * 60 * S)), 30 * S);
+    assert_eq!(p.attempt_timeout_for(None), 30 * S);
+    let tight = Policy::builder().attempt_timeout(S / 2).build().unwrap();
+    assert_eq!(tight.attempt_timeout_for(Some(HOUR)), S / 2);
+}
+
 // -------------------------------------------------------- rule 5: failures
 
 #[test]
@@ -541,6 +565,21 @@ fn rule_7_invalidation_names_the_token_and_a_late_401_cannot_evict_a_newer_one()
     // A request that used the old token comes back 401 late.
     assert!(!m.invalidate(old.generation()));
     assert!(matches!(m.decide(at(6)), Decision::Serve(t) if Arc::ptr_eq(&t, &new)));
+}
+
+#[test]
+fn invalidation_is_scoped_to_its_cache() {
+    // Issue 8, defect 4: generations restarted at 0 in every machine, so
+    // b.invalidate(token of a) evicted b's token.
+    let (mut a, tok_a) = holding(Policy::default(), "a", HOUR, at(0));
+    let (mut b, tok_b) = holding(Policy::default(), "b", HOUR, at(0));
+    assert_eq!(tok_a.generation().number(), tok_b.generation().number());
+    assert_ne!(tok_a.generation(), tok_b.generation());
+    assert!(!tok_a.generation().same_cache(tok_b.generation()));
+    assert!(!b.invalidate(tok_a.generation()), "a's token evicted b's");
+    assert!(matches!(b.decide(at(1)), Decision::Serve(t) if Arc::ptr_eq(&t, &tok_b)));
+    assert!(drain(&mut b).is_empty());
+    assert!(a.invalidate(tok_a.generation()));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use freshen_cache::shared::{Attempt, EventSink, Outcome, Shared, Step, into_result};
+use freshen_cache::shared::{Attempt, EventSink, Outcome, Shared, Step};
 use freshen_cache::slot::Slot;
 use freshen_cache::{Clock, MonotonicClock, TokenRef};
 use freshen_core::{
@@ -49,6 +49,35 @@ impl<S, C> fmt::Debug for BlockingCache<S, C> {
             .field("mode", &self.handle.inner.mode)
             .field("shared", &self.handle.inner.shared)
             .finish_non_exhaustive()
+    }
+}
+
+/// A handle that does not keep the cache alive: for an event sink, or
+/// anything the cache owns, that needs to reach the cache. A sink holding a
+/// [`BlockingCache`] clone would keep the cache (and its timer thread) alive
+/// for ever; a weak handle cannot.
+pub struct WeakBlockingCache<S, C = MonotonicClock> {
+    handle: std::sync::Weak<Handle<S, C>>,
+}
+
+impl<S, C> WeakBlockingCache<S, C> {
+    /// The cache, if a [`BlockingCache`] handle to it is still alive.
+    pub fn upgrade(&self) -> Option<BlockingCache<S, C>> {
+        self.handle.upgrade().map(|handle| BlockingCache { handle })
+    }
+}
+
+impl<S, C> Clone for WeakBlockingCache<S, C> {
+    fn clone(&self) -> Self {
+        WeakBlockingCache {
+            handle: std::sync::Weak::clone(&self.handle),
+        }
+    }
+}
+
+impl<S, C> fmt::Debug for WeakBlockingCache<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakBlockingCache")
     }
 }
 
@@ -100,7 +129,9 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
         self.policy = policy;
         self
     }
-    /// Calls `sink` with every lifecycle event, outside every lock.
+    /// Calls `sink` with every lifecycle event, outside every lock. A sink
+    /// that panics loses that event, nothing else. To reach the cache from
+    /// the sink, give it a [`BlockingCache::downgrade`] handle, never a clone.
     pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.events = Some(Arc::new(sink));
         self
@@ -176,7 +207,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
     /// caller to see it stale runs the refresh and returns the new token).
     /// Only with no usable token does the caller wait for the one attempt in
     /// flight, up to its timeout.
-    pub fn token(&self) -> Result<TokenRef, Error> {
+    pub fn token(&self) -> Result<TokenRef<'_>, Error> {
         let inner = &self.handle.inner;
         let now = inner.clock.now();
         if let Some(token) = inner.shared.cached(now) {
@@ -205,7 +236,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
                     Mode::Inline => {
                         inner.run(&attempt);
                         match (slot.get(), serve) {
-                            (Some(Ok(fresh)), _) => Ok(fresh.into()),
+                            (Some(Ok(fresh)), _) => inner.shared.hand_out(Ok(fresh)),
                             (_, Some(held)) => Ok(held),
                             (Some(Err(error)), None) => Err(error),
                             (None, None) => inner.wait(id, &slot, deadline),
@@ -218,15 +249,22 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
 
     /// The token if it is fresh now: the lock-free read path.
     #[inline]
-    pub fn cached(&self) -> Option<TokenRef> {
+    pub fn cached(&self) -> Option<TokenRef<'_>> {
         let inner = &self.handle.inner;
         inner.shared.cached(inner.clock.now())
     }
 
     /// Invalidates `token` after the server rejected it (a 401). Ignored —
-    /// `false` — if that token was already replaced.
+    /// `false` — if that token was already replaced, or is another cache's.
     pub fn invalidate(&self, token: &Token) -> bool {
         self.handle.inner.shared.invalidate(token)
+    }
+
+    /// A handle that does not keep the cache alive (see [`WeakBlockingCache`]).
+    pub fn downgrade(&self) -> WeakBlockingCache<S, C> {
+        WeakBlockingCache {
+            handle: Arc::downgrade(&self.handle),
+        }
     }
 
     /// Now on this cache's clock: the timeline a token's instants are on
@@ -250,31 +288,10 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
 
     /// Waits for attempt `id` to leave its outcome in `slot`, timing it out
     /// at `deadline` on this cache's clock.
-    fn wait(&self, id: AttemptId, slot: &Slot, deadline: Instant) -> Result<TokenRef, Error> {
-        loop {
-            let now = self.clock.now();
-            if now >= deadline {
-                self.shared.time_out(id, now);
-                // Whoever took the attempt out of the machine (this timeout,
-                // or its completion racing it) resolves the slot, so every
-                // waiter gets the attempt's one outcome; it is moments away.
-                return into_result(slot.wait_resolved());
-            }
-            let mut span = deadline.saturating_duration_since(now);
-            if let Some(tick) = self.clock.virtual_tick() {
-                span = span.min(tick);
-            }
-            if let Some(resolution) = slot.wait_blocking(real_deadline(span)) {
-                return into_result(resolution);
-            }
-        }
+    fn wait(&self, id: AttemptId, slot: &Slot, deadline: Instant) -> Result<TokenRef<'_>, Error> {
+        let resolution = self.shared.wait_blocking(&self.clock, id, slot, deadline);
+        self.shared.hand_out(resolution)
     }
-}
-
-fn real_deadline(span: Duration) -> std::time::Instant {
-    let now = std::time::Instant::now();
-    now.checked_add(span)
-        .unwrap_or_else(|| now + Duration::from_secs(24 * 3600))
 }
 
 /// Runs `attempt` on a thread of its own; if no thread can be had, fails it.
@@ -318,6 +335,7 @@ fn timer_loop<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>) {
         if inner.shared.is_closed() {
             return;
         }
-        let _ = freshen_cache::slot::wait_listener(changed, real_deadline(span));
+        let _ =
+            freshen_cache::slot::wait_listener(changed, freshen_cache::slot::real_deadline(span));
     }
 }

@@ -29,5 +29,5 @@
 
 mod cache;
 
-pub use cache::{BlockingCache, BlockingCacheBuilder, Mode};
+pub use cache::{BlockingCache, BlockingCacheBuilder, Mode, WeakBlockingCache};
 pub use freshen_cache::{ManualClock, MonotonicClock, TokenRef};

@@ -33,9 +33,19 @@ use tokio::runtime::Handle;
 pub type TokioCache<S> = freshen_cache::Cache<S, TokioRuntime>;
 
 /// The tokio runtime for a freshen cache.
+///
+/// Where attempts run: built with [`TokioRuntime::current`], on the runtime
+/// of the task that needs the refresh (like `tokio::spawn`), or on the
+/// runtime the cache was built in when asked from outside any runtime. So a
+/// cache kept in a `static` and used from one `#[tokio::test]` runtime after
+/// another keeps working. Built with [`TokioRuntime::from_handle`], always on
+/// that runtime; if it has shut down, attempts are lost and callers get
+/// [`freshen_core::ErrorKind::AttemptLost`] at once — they never hang.
 #[derive(Clone, Debug)]
 pub struct TokioRuntime {
     handle: Handle,
+    /// Spawn on `handle` even from inside another runtime.
+    pinned: bool,
     clock: TokioClock,
 }
 
@@ -57,17 +67,31 @@ impl TokioRuntime {
     #[allow(clippy::panic)]
     pub fn current() -> Self {
         match Handle::try_current() {
-            Ok(handle) => Self::from_handle(handle),
+            Ok(handle) => TokioRuntime {
+                pinned: false,
+                ..Self::from_handle(handle)
+            },
             Err(e) => panic!("freshen-tokio: {e}"),
         }
     }
 
-    /// The runtime behind `handle`.
+    /// The runtime behind `handle`: every attempt runs there.
     pub fn from_handle(handle: Handle) -> Self {
         TokioRuntime {
             handle,
+            pinned: true,
             clock: TokioClock::Os(MonotonicClock::new()),
         }
+    }
+
+    /// The runtime to run on now (see the type's docs).
+    fn handle(&self) -> Handle {
+        if !self.pinned {
+            if let Ok(current) = Handle::try_current() {
+                return current;
+            }
+        }
+        self.handle.clone()
     }
 
     /// Reads time from tokio's clock instead of the OS's coarse clock, so a
@@ -94,10 +118,15 @@ impl Clock for TokioRuntime {
 
 impl Runtime for TokioRuntime {
     fn spawn(&self, task: BoxTask) {
-        drop(self.handle.spawn(task));
+        // On a runtime that has shut down the task is dropped at once, and
+        // the cache reports the attempt as lost.
+        drop(self.handle().spawn(task));
     }
 
     fn sleep(&self, duration: Duration) -> BoxTask {
+        // The timer of the caller's runtime where there is one (a waiter's
+        // deadline), else of the cache's own.
+        let _context = Handle::try_current().is_err().then(|| self.handle.enter());
         Box::pin(tokio::time::sleep(duration))
     }
 }

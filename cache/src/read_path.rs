@@ -1,0 +1,210 @@
+//! The lock-free read path: the token a cache publishes, and each thread's
+//! spare handles to it, owned by the cache.
+//!
+//! Handing out an owned, `Send` token normally costs two locked
+//! instructions per read (an `Arc` clone and its drop), about 8 ns each, and
+//! far more when threads contend for the count. Instead each thread that
+//! reads a cache keeps a few spare `Arc` handles to that cache's current
+//! token, with the cache's publish version when it looked and the instant
+//! the token stops being fresh ([`Token::fresh_until`]). A read checks the
+//! version and that instant and moves a spare out; dropping the
+//! [`crate::TokenRef`] moves it back into the spares of the thread that drops
+//! it, if they follow the same token. No atomic read-modify-write in the
+//! steady state, whichever thread a handle ends on.
+//!
+//! Identity is the token's [`Generation`] (its cache and number), never its
+//! address: a freed token's memory reused by a newer token is never taken
+//! for the old one.
+//!
+//! Lifetime: the spares live in the cache (a `thread_local::ThreadLocal`),
+//! so they are freed, and their tokens zeroized, when the cache is dropped.
+//! Until then a thread keeps at most [`SPARES`] handles, all to the one
+//! token it saw last; it lets them go when it next reads after a rotation.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::Arc;
+
+use freshen_core::{Generation, Instant, Token};
+
+use crate::sync::{AtomicU64, Ordering, Published};
+
+/// Spare handles a thread keeps per cache: as many tokens as it may hold at
+/// once (tasks with a request in flight) before reads take a new handle
+/// from the published cell.
+pub(crate) const SPARES: usize = 32;
+
+/// The published token and every thread's spares. See the module docs.
+pub(crate) struct ReadPath {
+    published: Published,
+    /// Bumped after every publish: a thread's spares are of the version
+    /// they were filled at.
+    version: AtomicU64,
+    spares: PerThread,
+}
+
+impl fmt::Debug for ReadPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadPath")
+            .field("published", &self.published.load())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadPath {
+    pub(crate) fn new() -> Self {
+        ReadPath {
+            published: Published::default(),
+            version: AtomicU64::new(0),
+            spares: PerThread::new(),
+        }
+    }
+
+    /// A handle to the published token if it is fresh at `now`: one of
+    /// this thread's spares, or a new handle from the cell, which the
+    /// spares then follow.
+    #[inline]
+    pub(crate) fn take_fresh(&self, now: Instant) -> Option<Arc<Token>> {
+        let version = self.version.load(Ordering::Acquire);
+        self.spares.with(|s| {
+            if s.version.get() == version {
+                if now >= s.fresh_until.get() {
+                    return None;
+                }
+                if let Some(handle) = s.pop() {
+                    return Some(handle);
+                }
+            }
+            // Loaded after `version`: at least as new as its publish.
+            let token = self.published.load();
+            s.follow(version, token.as_ref());
+            token.filter(|t| now < t.fresh_until())
+        })
+    }
+
+    /// Puts `handle` among this thread's spares if they follow its token
+    /// and have room; otherwise drops it.
+    #[inline]
+    pub(crate) fn give_back(&self, handle: Arc<Token>) {
+        let refused = self.spares.with(|s| {
+            if s.generation.get() == Some(handle.generation()) {
+                s.push(handle)
+            } else {
+                Some(handle)
+            }
+        });
+        drop(refused);
+    }
+
+    /// Publishes `token` (`None`: nothing may be served from the read
+    /// path). Called under the cache's state lock, so publishes are ordered.
+    pub(crate) fn publish(&self, token: Option<Arc<Token>>) {
+        self.published.store(token);
+        // After the store: a reader that sees the new version loads the new
+        // token (or a newer one) when it refills.
+        self.version.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// One thread's spares for one cache.
+#[derive(Default)]
+struct Spares {
+    version: Cell<u64>,
+    /// The token the handles are of (`None`: nothing published).
+    generation: Cell<Option<Generation>>,
+    fresh_until: Cell<Instant>,
+    count: Cell<usize>,
+    handles: [Cell<Option<Arc<Token>>>; SPARES],
+}
+
+impl Spares {
+    #[inline]
+    fn pop(&self) -> Option<Arc<Token>> {
+        let n = self.count.get().checked_sub(1)?;
+        let handle = self.handles.get(n)?.take()?;
+        self.count.set(n);
+        Some(handle)
+    }
+
+    /// Keeps `handle`, or gives it back if there is no room.
+    #[inline]
+    fn push(&self, handle: Arc<Token>) -> Option<Arc<Token>> {
+        let n = self.count.get();
+        let cell = match self.handles.get(n) {
+            Some(cell) => cell,
+            None => return Some(handle),
+        };
+        self.count.set(n + 1);
+        cell.replace(Some(handle))
+    }
+
+    /// Follows `token`, published at `version` or later.
+    fn follow(&self, version: u64, token: Option<&Arc<Token>>) {
+        let generation = token.map(|t| t.generation());
+        self.version.set(version);
+        if generation.is_some() && self.generation.get() == generation {
+            return;
+        }
+        for cell in &self.handles {
+            drop(cell.take());
+        }
+        self.count.set(0);
+        self.generation.set(generation);
+        self.fresh_until
+            .set(token.map_or(Instant::ZERO, |t| t.fresh_until()));
+    }
+}
+
+/// Each thread's [`Spares`], owned by the cache.
+#[cfg(not(loom))]
+struct PerThread(thread_local::ThreadLocal<Spares>);
+
+#[cfg(not(loom))]
+impl PerThread {
+    fn new() -> Self {
+        PerThread(thread_local::ThreadLocal::new())
+    }
+
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&Spares) -> R) -> R {
+        f(self.0.get_or_default())
+    }
+}
+
+/// Loom's stand-in for `ThreadLocal` (whose thread ids loom's threads
+/// share): a loom thread-local map from a cache's id to its spares.
+#[cfg(loom)]
+struct PerThread {
+    id: u64,
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static SPARES: std::cell::RefCell<Vec<(u64, std::rc::Rc<Spares>)>> =
+        std::cell::RefCell::new(Vec::new());
+}
+
+#[cfg(loom)]
+impl PerThread {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        PerThread {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&Spares) -> R) -> R {
+        let spares = SPARES.with(|map| {
+            let mut map = map.borrow_mut();
+            match map.iter().find(|(id, _)| *id == self.id) {
+                Some((_, spares)) => std::rc::Rc::clone(spares),
+                None => {
+                    let spares = std::rc::Rc::new(Spares::default());
+                    map.push((self.id, std::rc::Rc::clone(&spares)));
+                    spares
+                }
+            }
+        });
+        f(&spares)
+    }
+}
