@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 
 use crate::rt::Runtime;
-use crate::shared::{Attempt, EventSink, Outcome, Shared, Step};
+use crate::shared::{Attempt, Events, Outcome, Shared, Step};
 use crate::slot::Slot;
 use crate::token_ref::TokenRef;
 
@@ -92,7 +92,7 @@ pub struct CacheBuilder<S, R> {
     source: S,
     runtime: R,
     policy: Policy,
-    events: Option<EventSink>,
+    events: Events<WeakCache<S, R>>,
     seed: Option<u64>,
 }
 
@@ -104,10 +104,22 @@ impl<S: TokenSource, R: Runtime> CacheBuilder<S, R> {
     }
 
     /// Calls `sink` with every lifecycle event, outside every lock. A sink
-    /// that panics loses that event, nothing else. To reach the cache from
-    /// the sink, give it a [`Cache::downgrade`] handle, never a clone.
+    /// that panics loses that event, nothing else. A sink must not hold a
+    /// [`Cache`] clone (the cache would never stop): to reach the cache, use
+    /// [`CacheBuilder::on_event_with_cache`].
     pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.events = Some(Arc::new(sink));
+        self.events = Events::Plain(Arc::new(sink));
+        self
+    }
+
+    /// Like [`CacheBuilder::on_event`], and the sink is handed a
+    /// [`WeakCache`] to the cache being built: it can reach the cache without
+    /// keeping it alive, so dropping the last handle still stops everything.
+    pub fn on_event_with_cache(
+        mut self,
+        sink: impl Fn(&WeakCache<S, R>, &Event) + Send + Sync + 'static,
+    ) -> Self {
+        self.events = Events::WithCache(Box::new(sink));
         self
     }
 
@@ -122,18 +134,23 @@ impl<S: TokenSource, R: Runtime> CacheBuilder<S, R> {
     /// fetches the first token at once).
     pub fn build(self) -> Cache<S, R> {
         let prefetch = self.policy.prefetch();
-        let inner = Arc::new(Inner {
-            shared: Shared::new(self.policy, self.events, self.seed),
-            source: self.source,
-            runtime: self.runtime,
+        let handle = Arc::new_cyclic(|weak| {
+            let weak = WeakCache {
+                handle: Weak::clone(weak),
+            };
+            Handle {
+                inner: Arc::new(Inner {
+                    shared: Shared::new(self.policy, self.events.into_sink(weak), self.seed),
+                    source: self.source,
+                    runtime: self.runtime,
+                }),
+            }
         });
         if prefetch {
-            let task = timer_loop(Arc::clone(&inner));
-            inner.runtime.spawn(Box::pin(task));
+            let task = timer_loop(Arc::clone(&handle.inner));
+            handle.inner.runtime.spawn(Box::pin(task));
         }
-        Cache {
-            handle: Arc::new(Handle { inner }),
-        }
+        Cache { handle }
     }
 }
 
@@ -144,7 +161,7 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
             source,
             runtime,
             policy: Policy::default(),
-            events: None,
+            events: Events::None,
             seed: None,
         }
     }

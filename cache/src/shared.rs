@@ -24,6 +24,32 @@ use crate::token_ref::TokenRef;
 /// Where lifecycle events go (a log, metrics). Called outside every lock.
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// A sink that is handed a weak handle `W` to its cache with each event.
+pub(crate) type SinkWithCache<W> = Box<dyn Fn(&W, &Event) + Send + Sync>;
+
+/// The event sink a builder was given: none, plain, or one that is handed a
+/// weak handle `W` to the cache it is built into (so it can reach the cache
+/// without keeping it alive).
+pub(crate) enum Events<W> {
+    /// No sink.
+    None,
+    /// A sink of events only.
+    Plain(EventSink),
+    /// A sink that is handed a weak handle to its cache.
+    WithCache(SinkWithCache<W>),
+}
+
+impl<W: Send + Sync + 'static> Events<W> {
+    /// The sink for a cache whose weak handle is `weak`.
+    pub(crate) fn into_sink(self, weak: W) -> Option<EventSink> {
+        match self {
+            Events::None => None,
+            Events::Plain(sink) => Some(sink),
+            Events::WithCache(sink) => Some(Arc::new(move |event: &Event| sink(&weak, event))),
+        }
+    }
+}
+
 /// What a driver should do for a caller, from [`Shared::decide`].
 #[derive(Debug)]
 pub enum Step<'a> {

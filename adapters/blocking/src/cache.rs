@@ -130,8 +130,32 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
         self
     }
     /// Calls `sink` with every lifecycle event, outside every lock. A sink
-    /// that panics loses that event, nothing else. To reach the cache from
-    /// the sink, give it a [`BlockingCache::downgrade`] handle, never a clone.
+    /// that panics loses that event, nothing else. A sink must not hold a
+    /// [`BlockingCache`] clone (the cache and its timer thread would never
+    /// stop): give it a [`BlockingCache::downgrade`] handle, set once the
+    /// cache is built.
+    ///
+    /// ```
+    /// use std::sync::{Arc, OnceLock};
+    /// use freshen_blocking::{BlockingCache, WeakBlockingCache};
+    /// # use freshen_core::{BlockingTokenSource, Error, Fetched};
+    /// # struct MySource;
+    /// # impl BlockingTokenSource for MySource {
+    /// #     fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t").with_lifetime(std::time::Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// let weak: Arc<OnceLock<WeakBlockingCache<MySource>>> = Arc::default();
+    /// let seen = Arc::clone(&weak);
+    /// let cache = BlockingCache::builder(MySource)
+    ///     .on_event(move |_event| {
+    ///         if let Some(cache) = seen.get().and_then(WeakBlockingCache::upgrade) {
+    ///             let _ = cache.now();
+    ///         }
+    ///     })
+    ///     .build();
+    /// let _ = weak.set(cache.downgrade());
+    /// ```
     pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.events = Some(Arc::new(sink));
         self
