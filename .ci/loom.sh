@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The loom model of freshen-cache's concurrency (cache/tests/loom.rs): the
-# published token cell, the hand-off of an attempt's outcome to its waiters,
-# and single flight. Every model runs exhaustively within a preemption bound
+# Loom models of freshen-cache's concurrency (cache/tests/loom.rs), on the
+# code that ships: under --cfg loom the cache's primitives are loom's
+# (cache/src/sync.rs). The read path with its spares, the hand-off of an
+# attempt's outcome to its waiters, single flight, deadlines, close. Every model runs exhaustively within a preemption bound
 # (LOOM_MAX_PREEMPTIONS, default 3), under a per-model cap on interleavings
 # and wall time set in the test file; each prints how many it explored.
 # Exits non-zero if a model fails, or on the overall time limit.
@@ -25,7 +26,7 @@ export CARGO_TERM_COLOR=never
 echo "loom: preemption bound $LOOM_MAX_PREEMPTIONS, target dir $CARGO_TARGET_DIR"
 start=$(date +%s)
 # The limit covers the build (loom and its dependencies on a fresh machine)
-# and the run (about 30 s on two cores).
+# and the run (about 20 s on two cores).
 timeout "${LOOM_TIME_LIMIT:-900}" \
   cargo test -p freshen-cache --test loom --release -- --nocapture
 echo "loom: passed in $(( $(date +%s) - start )) s"

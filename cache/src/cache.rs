@@ -14,6 +14,7 @@ use futures_util::future::{Either, select};
 use crate::rt::Runtime;
 use crate::shared::{Attempt, Events, Outcome, Shared, Step};
 use crate::slot::Slot;
+use crate::sync::SyncArc;
 use crate::token_ref::TokenRef;
 
 /// A token cache that refreshes ahead in the background on runtime `R`.
@@ -207,7 +208,7 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
             Step::Run { attempt, serve } => {
                 let id = attempt.ticket().id();
                 let deadline = attempt.ticket().deadline();
-                let slot = Arc::clone(attempt.slot());
+                let slot = SyncArc::clone(attempt.slot());
                 spawn_attempt(inner, attempt);
                 match serve {
                     Some(token) => Ok(token),

@@ -30,4 +30,5 @@ pub use clock::{ManualClock, MonotonicClock};
 pub use log::tracing_events;
 pub use rt::{BoxTask, Clock, Runtime};
 pub use shared::{EventSink, Shared};
+pub use sync::SyncArc;
 pub use token_ref::TokenRef;

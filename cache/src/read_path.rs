@@ -180,7 +180,7 @@ struct PerThread {
 
 #[cfg(loom)]
 loom::thread_local! {
-    static SPARES: std::cell::RefCell<Vec<(u64, std::rc::Rc<Spares>)>> =
+    static THREAD_SPARES: std::cell::RefCell<Vec<(u64, std::rc::Rc<Spares>)>> =
         std::cell::RefCell::new(Vec::new());
 }
 
@@ -194,7 +194,7 @@ impl PerThread {
     }
 
     fn with<R>(&self, f: impl FnOnce(&Spares) -> R) -> R {
-        let spares = SPARES.with(|map| {
+        let spares = THREAD_SPARES.with(|map| {
             let mut map = map.borrow_mut();
             match map.iter().find(|(id, _)| *id == self.id) {
                 Some((_, spares)) => std::rc::Rc::clone(spares),

@@ -18,7 +18,7 @@ use crate::random::Random;
 use crate::read_path::ReadPath;
 use crate::rt::Clock;
 use crate::slot::Slot;
-use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering, lock};
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering, SyncArc, lock};
 use crate::token_ref::TokenRef;
 
 /// Where lifecycle events go (a log, metrics). Called outside every lock.
@@ -63,7 +63,7 @@ pub enum Step<'a> {
         /// The attempt.
         attempt: AttemptId,
         /// Its outcome will be left here.
-        slot: Arc<Slot>,
+        slot: SyncArc<Slot>,
         /// When it times out.
         deadline: Instant,
     },
@@ -82,7 +82,7 @@ pub enum Step<'a> {
 #[derive(Debug)]
 pub struct Attempt {
     ticket: Ticket,
-    slot: Arc<Slot>,
+    slot: SyncArc<Slot>,
 }
 
 impl Attempt {
@@ -91,7 +91,7 @@ impl Attempt {
         &self.ticket
     }
     /// Where its outcome will be left for waiters.
-    pub fn slot(&self) -> &Arc<Slot> {
+    pub fn slot(&self) -> &SyncArc<Slot> {
         &self.slot
     }
 }
@@ -114,7 +114,7 @@ pub enum Outcome {
 
 struct State {
     machine: Machine,
-    attempt: Option<(AttemptId, Arc<Slot>)>,
+    attempt: Option<(AttemptId, SyncArc<Slot>)>,
     /// The token the read path serves, as last published.
     published: Option<Generation>,
 }
@@ -182,7 +182,7 @@ impl Shared {
                 Decision::Wait { attempt, deadline } => match &state.attempt {
                     Some((id, slot)) if *id == attempt => Step::Wait {
                         attempt,
-                        slot: Arc::clone(slot),
+                        slot: SyncArc::clone(slot),
                         deadline,
                     },
                     // The machine and the slot agree by construction; if not,
@@ -368,8 +368,8 @@ impl Shared {
     }
 
     fn open(state: &mut State, ticket: Ticket) -> Attempt {
-        let slot = Arc::new(Slot::new());
-        state.attempt = Some((ticket.id(), Arc::clone(&slot)));
+        let slot = SyncArc::new(Slot::new());
+        state.attempt = Some((ticket.id(), SyncArc::clone(&slot)));
         Attempt { ticket, slot }
     }
 

@@ -17,6 +17,14 @@
 
 use std::sync::Arc;
 
+/// The shared pointer for values that hold primitives of this module (an
+/// attempt's slot): loom must see their reference counts to know when the
+/// last holder's drop is ordered after the other holders' uses.
+#[cfg(loom)]
+pub use loom::sync::Arc as SyncArc;
+#[cfg(not(loom))]
+pub use std::sync::Arc as SyncArc;
+
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(loom)]

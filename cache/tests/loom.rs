@@ -1,69 +1,46 @@
-//! A loom model of freshen-cache's concurrency: the published token cell
-//! (the lock-free read path), the hand-off of an attempt's outcome to its
-//! waiters (`Slot`), and single flight through the state lock, driven by the
-//! real `freshen_core::Machine`.
+//! Loom models of freshen-cache's concurrency, run on the code that ships.
 //!
-//! arc-swap does not run under loom, and `Shared` keeps its machine behind a
-//! `std::sync::Mutex` that loom cannot see, so both are modelled here with
-//! loom's primitives, one to one with `cache/src/shared.rs`, `slot.rs` and
-//! the drivers' `token()`:
+//! Under `--cfg loom` the cache's own primitives are loom's (`src/sync.rs`):
+//! the state lock, the publish version, the closed flag, the notifiers
+//! (event-listener's `loom` feature), each thread's spares (a loom
+//! thread-local), and two stand-ins with the same contract for the crates
+//! loom cannot build (the published cell, `arc-swap` in production, and a
+//! slot's `OnceLock`). Everything else — [`Shared`] with the real machine,
+//! the read path with its version check and spares keyed by generation,
+//! [`Slot`] and its async wait — is the shipped code, and so are the steps
+//! a driver takes for a caller (the same calls as `Cache::token` and the
+//! blocking drivers, with loom threads for tasks).
 //!
-//! | real code                                   | model here                                   |
-//! | ------------------------------------------- | -------------------------------------------- |
-//! | `ArcSwap<Token>` (`Shared::published`)      | [`Published`]: an atomic index (the pointer) into token boxes whose fields the writer fills before it publishes |
-//! | `Shared::cached`                            | [`Shared::cached`]: one load, then `Token::phase` |
-//! | `Mutex<State>` + `Shared::{decide, complete, time_out, invalidate, close, sync}` | the same code over a loom `Mutex` |
-//! | `std::sync::OnceLock<Resolution>`           | [`OnceLock`]                                 |
-//! | `event_listener::Event` / `EventListener`   | [`Event`] / [`EventListener`]: a locked list of entries, park/unpark |
-//! | `Slot::{resolve, get, wait}`                | [`Slot`], the same lines; `wait_blocking` with its deadline passed, and `wait` dropped after one poll |
-//! | `BlockingCache::token` (inline, threads), `Cache::token` | [`token_inline`], [`token_threads`] |
-//! | `freshen_blocking`'s `Inner::wait` past the deadline | [`wait_past_deadline`]            |
+//! Tokens are real `Arc<Token>`s, freed when their last handle goes: a
+//! token's memory may be reused by a newer one, and no model may be fooled
+//! by it.
 //!
-//! The real [`freshen_cache::slot::Slot`] is checked too: under `--cfg loom`
-//! event-listener runs on loom's primitives (its `loom` feature), so its
-//! async `wait` runs as written (its `OnceLock` is std's, which loom sees as
-//! one indivisible step).
-//!
-//! Not modelled: arc-swap's reclamation (boxes here are never freed during a
-//! run), the passage of time (a deadline has passed or not), `poll_timers`,
-//! events and the `changed` notifier.
-//!
-//! Every model also names situations it must reach in at least one
-//! interleaving, so none passes vacuously, and two broken variants (the
-//! `mutant_` tests) must be caught. One ignored test,
-//! [`timed_out_waiter_gets_the_attempts_outcome`], shows a divergence loom
-//! found in the blocking driver.
-//!
-//! Compiled only with `--cfg loom`; run it with `.ci/loom.sh`. Each model
-//! runs with a preemption bound (`LOOM_MAX_PREEMPTIONS`, default
+//! Every model names situations it must reach in at least one
+//! interleaving, so none passes vacuously. Run with `.ci/loom.sh`; each
+//! model runs with a preemption bound (`LOOM_MAX_PREEMPTIONS`, default
 //! [`PREEMPTIONS`]) and prints how many interleavings it explored.
-
-// `cfg(loom)` is set only by .ci/loom.sh; declaring it for check-cfg would
-// take a lints table (this crate inherits the workspace's) or a build script.
-#![allow(unexpected_cfgs)]
 #![cfg(loom)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    missing_docs,
     unreachable_pub
 )]
 
-// Plumbing between model threads: loom need not see these reference counts.
+// Plumbing between model threads and the checker: loom need not see these.
+use std::future::Future as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::Duration;
 
-use freshen_core::machine::Resolution;
-use freshen_core::policy::Schedule;
-use freshen_core::{
-    AttemptId, Decision, Error, ErrorKind, Fetched, Generation, Instant, Machine, Phase, Policy,
-    Secret, Ticket, Token,
-};
-use loom::sync::Mutex;
-use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use loom::thread::{self, Thread};
+use freshen_cache::shared::{Attempt, Outcome, Step};
+use freshen_cache::slot::Slot;
+use freshen_cache::{Shared, SyncArc};
+use freshen_core::{ErrorKind, Fetched, Instant, Policy};
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::thread;
 
 // ---------------------------------------------------------------------------
 // Budget
@@ -74,28 +51,16 @@ const PREEMPTIONS: usize = 3;
 /// Interleavings per model at most (a budget; the models finish well within it).
 const MAX_PERMUTATIONS: usize = 500_000;
 /// Wall time per model at most (a last resort; reported if reached).
-const MAX_DURATION: Duration = Duration::from_secs(60);
-/// Thread switches per interleaving at most.
-const MAX_BRANCHES: usize = 2_000;
+const MAX_DURATION: Duration = Duration::from_secs(90);
 
-/// Runs `model` in every interleaving within the budget and reports how many.
-fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
-    check_covers(name, &[], move || {
-        model();
-        Vec::new()
-    });
-}
-
-/// [`check`], where `model` also tells which of the situations `what` it
-/// reached; fails unless each was reached in at least one interleaving, so
-/// the model cannot pass vacuously.
-fn check_covers(name: &str, what: &[&str], model: impl Fn() -> Vec<bool> + Sync + Send + 'static) {
+/// Runs `model` in every interleaving within the budget and reports how
+/// many; `model` tells which of the situations `what` it reached, and the
+/// check fails unless each was reached in at least one interleaving.
+fn check(name: &str, what: &[&str], model: impl Fn() -> Vec<bool> + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     let bound = *builder.preemption_bound.get_or_insert(PREEMPTIONS);
     let cap = *builder.max_permutations.get_or_insert(MAX_PERMUTATIONS);
     let max_duration = *builder.max_duration.get_or_insert(MAX_DURATION);
-    builder.max_branches = MAX_BRANCHES;
-    // Loom looks at the permutation and time budgets only this often.
     builder.checkpoint_interval = 1_000;
     let runs = Arc::new(StdAtomicUsize::new(0));
     let covered: Arc<Vec<StdAtomicUsize>> =
@@ -118,1291 +83,411 @@ fn check_covers(name: &str, what: &[&str], model: impl Fn() -> Vec<bool> + Sync 
         "exhaustive"
     };
     println!(
-        "loom {name}: {runs} interleavings ({scope} within {bound} preemptions) in {elapsed:.1?}"
+        "loom {name}: {runs} interleavings ({scope} within {bound} preemptions) in {:.1}s",
+        elapsed.as_secs_f64()
     );
-    for (what, count) in what.iter().zip(covered.iter()) {
+    for (situation, count) in what.iter().zip(covered.iter()) {
         let count = count.load(StdOrdering::Relaxed);
-        println!("loom {name}:   {what}: in {count}");
-        assert!(count > 0, "{name}: no interleaving reached: {what}");
+        println!("  {situation}: {count}");
+        assert!(count > 0, "{name}: never reached \"{situation}\"");
     }
 }
 
 // ---------------------------------------------------------------------------
-// std::sync::OnceLock
+// Steps a driver takes, on the shipped Shared
 // ---------------------------------------------------------------------------
 
-/// `std::sync::OnceLock`: `get` is an Acquire load of the state and, once
-/// complete, a read of the value; `set` initialises at most once (a second
-/// `set` waits for the first, then fails) and ends with a Release store.
-struct OnceLock<T> {
-    complete: AtomicBool,
-    value: Mutex<Option<T>>,
-}
-
-impl<T: Clone> OnceLock<T> {
-    fn new() -> Self {
-        OnceLock {
-            complete: AtomicBool::new(false),
-            value: Mutex::new(None),
-        }
-    }
-
-    fn get(&self) -> Option<T> {
-        if !self.complete.load(Ordering::Acquire) {
-            return None;
-        }
-        self.value.lock().unwrap().clone()
-    }
-
-    fn set(&self, value: T) -> Result<(), T> {
-        let mut cell = self.value.lock().unwrap();
-        if cell.is_some() {
-            return Err(value);
-        }
-        *cell = Some(value);
-        drop(cell);
-        self.complete.store(true, Ordering::Release);
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------
-// event_listener::Event
-// ---------------------------------------------------------------------------
-
-/// `event_listener::Event` (v5, std): listeners are entries in a list behind
-/// a lock; `notify(n)` is a SeqCst fence, then, under the lock, marks the
-/// first unnotified entries until `n` are notified and wakes the task of each.
-struct Event {
-    list: Mutex<List>,
-    /// Instrumentation, not part of the protocol: a listener parked and was
-    /// then woken with its notification.
-    woke: std::sync::atomic::AtomicBool,
-    /// Instrumentation: a listener was dropped holding a notification it
-    /// had not taken, and passed it on.
-    passed_on: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Default)]
-struct List {
-    entries: Vec<Entry>,
-    next_id: usize,
-}
-
-struct Entry {
-    id: usize,
-    state: EntryState,
-}
-
-enum EntryState {
-    /// Listening, no task registered yet.
-    Created,
-    /// Notified; the listener has not taken it yet.
-    Notified,
-    /// A thread waits on it.
-    Task(Thread),
-}
-
-impl List {
-    fn notify(&mut self, n: usize) {
-        let mut notified = self
-            .entries
-            .iter()
-            .filter(|e| matches!(e.state, EntryState::Notified))
-            .count();
-        for entry in &mut self.entries {
-            if notified >= n {
-                break;
-            }
-            if matches!(entry.state, EntryState::Notified) {
-                continue;
-            }
-            if let EntryState::Task(thread) =
-                std::mem::replace(&mut entry.state, EntryState::Notified)
-            {
-                thread.unpark();
-            }
-            notified += 1;
-        }
-    }
-
-    fn remove(&mut self, id: usize) -> Option<EntryState> {
-        let at = self.entries.iter().position(|e| e.id == id)?;
-        Some(self.entries.remove(at).state)
-    }
-
-    fn entry(&mut self, id: usize) -> &mut Entry {
-        self.entries
-            .iter_mut()
-            .find(|e| e.id == id)
-            .expect("a listener stays listed until it is waited on or dropped")
-    }
-}
-
-impl Event {
-    fn new() -> Self {
-        Event {
-            list: Mutex::new(List::default()),
-            woke: std::sync::atomic::AtomicBool::new(false),
-            passed_on: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    /// `Event::listen`: an entry at the tail of the list.
-    fn listen(&self) -> EventListener<'_> {
-        let mut list = self.list.lock().unwrap();
-        let id = list.next_id;
-        list.next_id += 1;
-        list.entries.push(Entry {
-            id,
-            state: EntryState::Created,
-        });
-        EventListener { event: self, id }
-    }
-
-    /// `Event::notify(n)`.
-    fn notify(&self, n: usize) {
-        // Make sure the notification comes after whatever triggered it.
-        fence(Ordering::SeqCst);
-        self.list.lock().unwrap().notify(n);
-    }
-}
-
-/// `event_listener::EventListener`.
-struct EventListener<'a> {
-    event: &'a Event,
-    id: usize,
-}
-
-impl EventListener<'_> {
-    /// `Listener::wait`: take the notification if it is there, otherwise
-    /// register this thread and park until notified.
-    fn wait(self) {
-        let mut parked = false;
-        loop {
-            {
-                let mut list = self.event.list.lock().unwrap();
-                let entry = list.entry(self.id);
-                if matches!(entry.state, EntryState::Notified) {
-                    list.remove(self.id);
-                    if parked {
-                        self.event.woke.store(true, StdOrdering::Relaxed);
-                    }
-                    return;
-                }
-                entry.state = EntryState::Task(thread::current());
-            }
-            thread::park();
-            parked = true;
-        }
-    }
-
-    /// `Listener::wait_deadline` with a deadline that has already passed:
-    /// register, find the deadline gone, leave the list (passing nothing
-    /// on); `true` if it was notified meanwhile.
-    fn wait_expired(self) -> bool {
-        {
-            let mut list = self.event.list.lock().unwrap();
-            let entry = list.entry(self.id);
-            if matches!(entry.state, EntryState::Notified) {
-                list.remove(self.id);
-                return true;
-            }
-            entry.state = EntryState::Task(thread::current());
-        }
-        let mut list = self.event.list.lock().unwrap();
-        matches!(list.remove(self.id), Some(EntryState::Notified))
-    }
-}
-
-impl Drop for EventListener<'_> {
-    /// Leaves the list; a notification it had not taken goes to the next
-    /// listener, as event-listener does.
-    fn drop(&mut self) {
-        // Unwinding out of a failed model: loom's state is gone.
-        if std::thread::panicking() {
-            return;
-        }
-        let mut list = self.event.list.lock().unwrap();
-        if let Some(EntryState::Notified) = list.remove(self.id) {
-            self.event.passed_on.store(true, StdOrdering::Relaxed);
-            list.notify(1);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Slot (cache/src/slot.rs)
-// ---------------------------------------------------------------------------
-
-/// `freshen_cache::slot::Slot`, line for line.
-struct Slot {
-    result: OnceLock<Resolution>,
-    ready: Event,
-}
-
-impl Slot {
-    fn new() -> Self {
-        Slot {
-            result: OnceLock::new(),
-            ready: Event::new(),
-        }
-    }
-
-    /// `Slot::resolve`.
-    fn resolve(&self, resolution: Resolution) {
-        if self.result.set(resolution).is_ok() {
-            self.ready.notify(usize::MAX);
-        }
-    }
-
-    /// `Slot::get`.
-    fn get(&self) -> Option<Resolution> {
-        self.result.get()
-    }
-
-    /// `Slot::wait` (and `wait_blocking` with no deadline).
-    fn wait(&self) -> Resolution {
-        loop {
-            if let Some(r) = self.get() {
-                return r;
-            }
-            let listener = self.ready.listen();
-            // Checked again after registering, so a resolve in between is not missed.
-            if let Some(r) = self.get() {
-                return r;
-            }
-            listener.wait();
-        }
-    }
-
-    /// `Slot::wait_blocking` whose deadline has passed by the time it waits:
-    /// the caller gives up, unless the outcome is already there.
-    fn wait_blocking_expired(&self) -> Option<Resolution> {
-        loop {
-            if let Some(r) = self.get() {
-                return Some(r);
-            }
-            let listener = self.ready.listen();
-            if let Some(r) = self.get() {
-                return Some(r);
-            }
-            // `listener.wait_deadline(deadline)?`
-            if !listener.wait_expired() {
-                return None;
-            }
-        }
-    }
-
-    /// `Slot::wait` whose future is dropped after its first poll: the caller
-    /// gives up and its listener is dropped.
-    fn wait_dropped(&self) -> Option<Resolution> {
-        if let Some(r) = self.get() {
-            return Some(r);
-        }
-        let listener = self.ready.listen();
-        if let Some(r) = self.get() {
-            return Some(r);
-        }
-        drop(listener);
-        None
-    }
-
-    /// MUTANT, for [`mutant_slot_without_second_check_loses_a_wakeup`]:
-    /// `wait` without the second check.
-    fn wait_without_second_check(&self) -> Resolution {
-        loop {
-            if let Some(r) = self.get() {
-                return r;
-            }
-            let listener = self.ready.listen();
-            listener.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The published cell: ArcSwap<Token>
-// ---------------------------------------------------------------------------
-
-/// What a token box holds before the writer fills it: a reader that sees it
-/// has seen a half-published token.
-const UNWRITTEN: u64 = u64::MAX - 1;
-/// Token boxes per model: the empty token and the tokens the machine makes.
-const BOXES: usize = 4;
-
-/// The memory of one `Arc<Token>` as a reader sees it through the cell: the
-/// fields `Token::phase` and the checks need, written by the publisher with
-/// plain (Relaxed) stores before the pointer is published.
-struct TokenBox {
-    generation: AtomicU64,
-    refresh_at: AtomicU64,
-    usable_until: AtomicU64,
-}
-
-impl TokenBox {
-    fn unwritten() -> Self {
-        TokenBox {
-            generation: AtomicU64::new(UNWRITTEN),
-            refresh_at: AtomicU64::new(UNWRITTEN),
-            usable_until: AtomicU64::new(UNWRITTEN),
-        }
-    }
-
-    /// A box written before any model thread starts (the empty token).
-    fn holding(token: &Token) -> Self {
-        TokenBox {
-            generation: AtomicU64::new(token.generation().0),
-            refresh_at: AtomicU64::new(token.refresh_at().as_nanos()),
-            usable_until: AtomicU64::new(token.usable_until().as_nanos()),
-        }
-    }
-
-    fn write(&self, token: &Token) {
-        self.generation
-            .store(token.generation().0, Ordering::Relaxed);
-        self.refresh_at
-            .store(token.refresh_at().as_nanos(), Ordering::Relaxed);
-        self.usable_until
-            .store(token.usable_until().as_nanos(), Ordering::Relaxed);
-    }
-
-    /// The token as the reader sees it; panics on a half-published one.
-    fn read(&self) -> Token {
-        let generation = self.generation.load(Ordering::Relaxed);
-        let refresh_at = self.refresh_at.load(Ordering::Relaxed);
-        let usable_until = self.usable_until.load(Ordering::Relaxed);
-        assert!(
-            generation != UNWRITTEN && refresh_at != UNWRITTEN && usable_until != UNWRITTEN,
-            "a reader saw a half-published token"
-        );
-        let usable_until = Instant::from_nanos(usable_until);
-        Token::new(
-            Secret::new(""),
-            None,
-            Generation(generation),
-            Schedule {
-                sent_at: Instant::ZERO,
-                expires_at: usable_until,
-                usable_until,
-                refresh_at: Instant::from_nanos(refresh_at),
-                lead: Duration::ZERO,
-            },
-        )
-    }
-}
-
-/// `ArcSwap<Token>`: an atomic pointer to a token. Modelled with the
-/// weakest orderings the protocol relies on (arc-swap's are at least as
-/// strong): a Release store of the pointer after the token is written, an
-/// Acquire load before it is read.
-struct Published {
-    current: AtomicUsize,
-    boxes: Vec<TokenBox>,
-}
-
-impl Published {
-    fn new(empty: &Token) -> Self {
-        let mut boxes = vec![TokenBox::holding(empty)];
-        boxes.extend((1..BOXES).map(|_| TokenBox::unwritten()));
-        Published {
-            current: AtomicUsize::new(0),
-            boxes,
-        }
-    }
-
-    /// `ArcSwap::load` and the deref of the guard.
-    fn load(&self) -> Token {
-        let index = self.current.load(Ordering::Acquire);
-        self.boxes[index].read()
-    }
-
-    /// `ArcSwap::store` of a token the machine just made (a new `Arc`):
-    /// its memory is written, then the pointer, with `order`.
-    fn store_new(&self, index: usize, token: &Token, order: Ordering) {
-        self.boxes[index].write(token);
-        self.current.store(index, order);
-    }
-
-    /// `ArcSwap::store` of a token already in a box (the empty token).
-    fn store_existing(&self, index: usize) {
-        self.current.store(index, Ordering::Release);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Shared (cache/src/shared.rs)
-// ---------------------------------------------------------------------------
-
-/// Any fixed draw: the model does not depend on jitter.
-const RANDOM: u64 = 0x5eed;
-/// The lifetime of every fetched token.
-const LIFETIME: Duration = Duration::from_secs(3600);
-
-struct State {
-    machine: Machine,
-    attempt: Option<(AttemptId, Arc<Slot>)>,
-    /// What each token box holds (writer side, under the lock): `boxed[0]`
-    /// is the empty token; stands in for comparing `Arc`s by pointer.
-    boxed: Vec<Arc<Token>>,
-}
-
-/// `freshen_cache::Shared`.
-struct Shared {
-    published: Published,
-    state: Mutex<State>,
-}
-
-/// `freshen_cache::shared::Attempt`.
-struct Attempt {
-    ticket: Ticket,
-    slot: Arc<Slot>,
-}
-
-/// `freshen_cache::shared::Step` (no deadlines: timers are not modelled).
-enum Step {
-    Ready(Arc<Token>),
-    Fail(Error),
-    Wait {
-        slot: Arc<Slot>,
-    },
-    Run {
-        attempt: Attempt,
-        serve: Option<Arc<Token>>,
-    },
-}
-
-/// `nothing()`: the token published when there is none to serve.
-fn nothing() -> Arc<Token> {
-    let never = Schedule {
-        sent_at: Instant::ZERO,
-        expires_at: Instant::ZERO,
-        usable_until: Instant::ZERO,
-        refresh_at: Instant::ZERO,
-        lead: Duration::ZERO,
-    };
-    Arc::new(Token::new(
-        Secret::new(""),
-        None,
-        Generation(u64::MAX),
-        never,
-    ))
-}
-
-impl Shared {
-    fn new() -> Self {
-        let empty = nothing();
-        Shared {
-            published: Published::new(&empty),
-            state: Mutex::new(State {
-                machine: Machine::new(Policy::default()),
-                attempt: None,
-                boxed: vec![empty],
-            }),
-        }
-    }
-
-    /// `Shared::cached`: the lock-free read path.
-    fn cached(&self, now: Instant) -> Option<Token> {
-        let token = self.published.load();
-        (token.phase(now) == Phase::Fresh).then_some(token)
-    }
-
-    /// `Shared::decide`.
-    fn decide(&self, now: Instant) -> Step {
-        let mut state = self.state.lock().unwrap();
-        let step = match state.machine.decide(now) {
-            Decision::Serve(token) => Step::Ready(token),
-            Decision::Fail(error) => Step::Fail(error),
-            Decision::Wait { attempt, .. } => match &state.attempt {
-                Some((id, slot)) if *id == attempt => Step::Wait {
-                    slot: Arc::clone(slot),
-                },
-                _ => Step::Fail(Error::transient(ErrorKind::Closed)),
-            },
-            Decision::ServeAndRefresh(token, ticket) => Step::Run {
-                attempt: Self::open(&mut state, ticket),
-                serve: Some(token),
-            },
-            Decision::RefreshAndWait(ticket) => Step::Run {
-                attempt: Self::open(&mut state, ticket),
-                serve: None,
-            },
-        };
-        self.sync(&mut state);
-        step
-    }
-
-    /// `Shared::complete` with `Outcome::Fetched`.
-    fn complete(
-        &self,
-        attempt: &Attempt,
-        fetched: Result<Fetched, Error>,
-        sent_at: Instant,
-        now: Instant,
-    ) {
-        let id = attempt.ticket.id();
-        let resolution = {
-            let mut state = self.state.lock().unwrap();
-            let m = &mut state.machine;
-            let resolution = match fetched {
-                Ok(fetched) => m.on_success(id, fetched, sent_at, now, RANDOM),
-                Err(error) => m.on_failure(id, error, now, RANDOM),
-            };
-            if state.attempt.as_ref().is_some_and(|(a, _)| *a == id) {
-                state.attempt = None;
-            }
-            self.sync(&mut state);
-            resolution
-        };
-        if let Some(resolution) = resolution {
-            attempt.slot.resolve(resolution);
-        }
-    }
-
-    /// `Shared::invalidate`.
-    fn invalidate(&self, generation: Generation) -> bool {
-        let mut state = self.state.lock().unwrap();
-        let done = state.machine.invalidate(generation);
-        self.sync(&mut state);
-        done
-    }
-
-    /// `Shared::time_out`.
-    fn time_out(&self, attempt: AttemptId, now: Instant) {
-        let done = {
-            let mut state = self.state.lock().unwrap();
-            let done = state
-                .machine
-                .on_timeout(attempt, now, RANDOM)
-                .and_then(|r| Some((r, state.attempt.take()?.1)));
-            self.sync(&mut state);
-            done
-        };
-        if let Some((resolution, slot)) = done {
-            slot.resolve(resolution);
-        }
-    }
-
-    /// `Shared::close`.
-    fn close(&self) {
-        let slot = self.state.lock().unwrap().attempt.take();
-        if let Some((_, slot)) = slot {
-            slot.resolve(Err(Error::transient(ErrorKind::Closed)));
-        }
-    }
-
-    fn open(state: &mut State, ticket: Ticket) -> Attempt {
-        let slot = Arc::new(Slot::new());
-        state.attempt = Some((ticket.id(), Arc::clone(&slot)));
-        Attempt { ticket, slot }
-    }
-
-    /// `Shared::sync`: publishes the machine's current token, under the lock.
-    fn sync(&self, state: &mut State) {
-        let published = Arc::clone(&state.boxed[self.published.current.load(Ordering::Acquire)]);
-        match state.machine.current().cloned() {
-            Some(token) if !Arc::ptr_eq(&token, &published) => {
-                let index = state.boxed.len();
-                assert!(index < BOXES, "the model ran out of token boxes");
-                state.boxed.push(Arc::clone(&token));
-                self.published.store_new(index, &token, Ordering::Release);
-            }
-            None if !Arc::ptr_eq(&published, &state.boxed[0]) => self.published.store_existing(0),
-            _ => {}
-        }
-    }
-
-    /// After every writer is done: the cell shows what the machine holds.
-    fn assert_cell_matches_machine(&self) {
-        let state = self.state.lock().unwrap();
-        let expected = state
-            .machine
-            .current()
-            .map_or(Generation(u64::MAX), |t| t.generation());
-        assert_eq!(self.published.load().generation(), expected);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Callers (the drivers' `token()`)
-// ---------------------------------------------------------------------------
-
-/// What a caller got: the token's generation, or the error's kind.
-type Got = Result<Generation, ErrorKind>;
-
-fn got(resolution: &Resolution) -> Got {
-    match resolution {
-        Ok(token) => Ok(token.generation()),
-        Err(error) => Err(error.kind().clone()),
-    }
-}
-
-/// What one caller did.
-struct Call {
-    got: Got,
-    /// The slot it waited on or whose attempt it ran.
-    slot: Option<Arc<Slot>>,
-    /// Whether it ran the attempt (a fetch).
-    ran: bool,
-}
-
-fn fetched(secret: &str) -> Fetched {
-    Fetched::new(secret).with_lifetime(LIFETIME)
-}
-
-/// What a caller does before any attempt runs, the same in every mode: the
-/// read path, then the machine. Returns the call, or the attempt to run (and
-/// the token to hand out meanwhile) when the machine opens one.
-fn ask(shared: &Shared, now: Instant) -> Result<Call, (Attempt, Option<Arc<Token>>)> {
-    let answered = |got| Call {
-        got,
-        slot: None,
-        ran: false,
-    };
-    if let Some(token) = shared.cached(now) {
-        return Ok(answered(Ok(token.generation())));
-    }
-    match shared.decide(now) {
-        Step::Ready(token) => Ok(answered(Ok(token.generation()))),
-        Step::Fail(error) => Ok(answered(Err(error.kind().clone()))),
-        Step::Wait { slot } => Ok(Call {
-            got: got(&slot.wait()),
-            slot: Some(slot),
-            ran: false,
-        }),
-        Step::Run { attempt, serve } => Err((attempt, serve)),
-    }
-}
-
-/// `BlockingCache::token` in `Mode::Inline`: the caller that opens the
-/// attempt runs it on its own thread.
-fn token_inline(shared: &Shared, now: Instant, secret: &str) -> Call {
-    let (attempt, serve) = match ask(shared, now) {
-        Ok(call) => return call,
-        Err(run) => run,
-    };
-    let slot = Arc::clone(&attempt.slot);
-    shared.complete(&attempt, Ok(fetched(secret)), now, now);
-    let got = match (slot.get(), serve) {
-        (Some(Ok(fresh)), _) => Ok(fresh.generation()),
-        (_, Some(held)) => Ok(held.generation()),
-        (Some(Err(error)), None) => Err(error.kind().clone()),
-        (None, None) => got(&slot.wait()),
-    };
-    Call {
-        got,
-        slot: Some(slot),
-        ran: true,
-    }
-}
-
-/// `BlockingCache::token` in `Mode::Threads` (and `Cache::token`): the
-/// attempt runs on a thread of its own; the caller waits on its slot.
-fn token_threads(shared: &Arc<Shared>, now: Instant, secret: &'static str) -> Call {
-    let (attempt, serve) = match ask(shared, now) {
-        Ok(call) => return call,
-        Err(run) => run,
-    };
-    let slot = Arc::clone(&attempt.slot);
-    let runner = {
-        let shared = Arc::clone(shared);
-        thread::spawn(move || shared.complete(&attempt, Ok(fetched(secret)), now, now))
-    };
-    let got = match serve {
-        Some(token) => Ok(token.generation()),
-        None => got(&slot.wait()),
-    };
-    // The real thread is detached; joining it here, after the caller has
-    // its answer, only lets the model end cleanly.
-    runner.join().unwrap();
-    Call {
-        got,
-        slot: Some(slot),
-        ran: true,
-    }
-}
-
-/// `freshen_blocking::Inner::wait` once the attempt's deadline has passed:
-/// report the timeout, then wait for the slot — whoever took the attempt
-/// out of the machine (this timeout, or the completion racing it) resolves
-/// it, so every waiter gets the attempt's one outcome.
-fn wait_past_deadline(shared: &Shared, attempt: AttemptId, slot: &Slot, now: Instant) -> Got {
-    shared.time_out(attempt, now);
-    got(&slot.wait())
-}
-
-/// Single flight: exactly one fetch, every caller got its token, and every
-/// caller that waited held the slot of that one attempt.
-/// Returns whether a caller waited on the slot.
-fn assert_single_flight(shared: &Shared, calls: &[Call]) -> bool {
-    let runs: Vec<&Call> = calls.iter().filter(|c| c.ran).collect();
-    assert_eq!(runs.len(), 1, "exactly one attempt is opened");
-    let attempt_slot = runs[0].slot.as_ref().unwrap();
-    for call in calls {
-        assert_eq!(
-            call.got,
-            Ok(Generation(0)),
-            "every caller gets the one token"
-        );
-        if let Some(slot) = &call.slot {
-            assert!(
-                Arc::ptr_eq(slot, attempt_slot),
-                "waiters hold the attempt's slot"
-            );
-        }
-    }
-    let state = shared.state.lock().unwrap();
-    assert!(state.attempt.is_none() && state.machine.in_flight().is_none());
-    drop(state);
-    shared.assert_cell_matches_machine();
-    calls.iter().any(|c| !c.ran && c.slot.is_some())
-}
-
-/// A token for the hand-off models.
-fn a_token(generation: u64) -> Arc<Token> {
-    let at = Instant::from_secs(3000);
-    Arc::new(Token::new(
-        Secret::new("t"),
-        None,
-        Generation(generation),
-        Schedule {
-            sent_at: Instant::ZERO,
-            expires_at: at,
-            usable_until: at,
-            refresh_at: at,
-            lead: Duration::ZERO,
-        },
-    ))
-}
+const HOUR: Duration = Duration::from_secs(3600);
 
 fn t(secs: u64) -> Instant {
     Instant::from_secs(secs)
 }
 
-// ---------------------------------------------------------------------------
-// The published cell
-// ---------------------------------------------------------------------------
-
-/// A cell holding token 0 (fetched at `t(10)`, fresh until 40–44 min later).
-fn with_first_token() -> Shared {
-    let shared = Shared::new();
-    let Step::Run { attempt, .. } = shared.decide(t(10)) else {
-        panic!("an empty cache opens an attempt")
-    };
-    shared.complete(&attempt, Ok(fetched("token-0")), t(10), t(10));
-    shared
+fn new_shared() -> SyncArc<Shared> {
+    SyncArc::new(Shared::new(Policy::default(), None, Some(1)))
 }
 
-/// An invalidation (a 401 naming token 0) races the refresh that replaces
-/// token 0 and a reader: once `invalidate` has returned, no reader sees
-/// token 0 (it was unpublished, or already replaced, before it returned);
-/// no reader sees a half-published token; and the late 401 never evicts
-/// the newer token.
+fn fetched(secret: &str, lifetime: Duration) -> Outcome {
+    Outcome::Fetched(Ok(Fetched::new(secret).with_lifetime(lifetime)))
+}
+
+/// Runs one refresh to the end on this thread: `secret` for `lifetime`.
+fn refresh(shared: &Shared, secret: &str, now: Instant, lifetime: Duration) {
+    match shared.decide(now) {
+        Step::Run { attempt, .. } => shared.complete(&attempt, fetched(secret, lifetime), now, now),
+        other => panic!("expected to run an attempt, got {other:?}"),
+    }
+}
+
+/// What a caller got: the token's secret, or the error's kind.
+type Got = Result<String, ErrorKind>;
+
+/// One caller of the async `Cache::token` (or `Mode::Threads`): the read
+/// path, then the machine; a started attempt runs on a thread of its own
+/// (the spawned task) and the caller waits on its slot with the real
+/// `Slot::wait`. Returns what it got and whether it started the attempt.
+fn token(shared: &SyncArc<Shared>, now: Instant, secret: &'static str) -> (Got, bool) {
+    if let Some(t) = shared.cached(now) {
+        return (Ok(t.secret().to_owned()), false);
+    }
+    let (slot, started) = match shared.decide(now) {
+        Step::Ready(t) => return (Ok(t.secret().to_owned()), false),
+        Step::Fail(e) => return (Err(e.kind().clone()), false),
+        Step::Wait { slot, .. } => (slot, false),
+        Step::Run { attempt, serve } => {
+            let slot = SyncArc::clone(attempt.slot());
+            run_on_thread(shared, attempt, fetched(secret, HOUR), now);
+            if let Some(t) = serve {
+                return (Ok(t.secret().to_owned()), true);
+            }
+            (slot, true)
+        }
+    };
+    let got = shared
+        .hand_out(loom::future::block_on(slot.wait()))
+        .map(|t| t.secret().to_owned())
+        .map_err(|e| e.kind().clone());
+    (got, started)
+}
+
+fn run_on_thread(shared: &SyncArc<Shared>, attempt: Attempt, outcome: Outcome, now: Instant) {
+    let shared = SyncArc::clone(shared);
+    thread::spawn(move || shared.complete(&attempt, outcome, now, now));
+}
+
+fn got(resolution: &freshen_core::Resolution) -> Got {
+    match resolution {
+        Ok(t) => Ok(t.secret().to_owned()),
+        Err(e) => Err(e.kind().clone()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The read path
+// ---------------------------------------------------------------------------
+
+/// Rule 7 on the lock-free read: once `invalidate` has returned, no read
+/// that begins after it (here: after seeing the writer's flag) serves the
+/// invalidated token, whichever of this thread's spares it kept, while the
+/// writer goes on to publish a new token.
 #[test]
-fn cell_invalidation_races_refresh_and_reader() {
-    check_covers(
-        "cell_invalidation_races_refresh_and_reader",
+fn read_path_never_serves_an_invalidated_token() {
+    check(
+        "read_path_never_serves_an_invalidated_token",
         &[
-            "the reader saw token 0",
-            "the reader saw token 1",
-            "the reader read after the invalidation was done",
+            "a read served A from the spares",
+            "a read saw the invalidation",
+            "a read served B",
         ],
         || {
-            let shared = Arc::new(with_first_token());
-            // 50 min on, token 0 is stale: a refresh is opened (it serves token 0 meanwhile).
-            let stale = t(10 + 50 * 60);
-            let Step::Run {
-                attempt: refresh,
-                serve: Some(_),
-            } = shared.decide(stale)
-            else {
-                panic!("a stale token opens a background refresh")
-            };
-            let invalidated = Arc::new(AtomicBool::new(false));
-
-            let refresher = {
-                let shared = Arc::clone(&shared);
+            let shared = new_shared();
+            refresh(&shared, "A", t(0), HOUR);
+            // This thread's spares follow A, with a handle in them.
+            drop(shared.cached(t(1)));
+            let a = shared.cached(t(1)).unwrap().into_arc();
+            let invalidated = SyncArc::new(AtomicBool::new(false));
+            let writer = {
+                let (shared, invalidated) = (SyncArc::clone(&shared), SyncArc::clone(&invalidated));
                 thread::spawn(move || {
-                    shared.complete(&refresh, Ok(fetched("token-1")), stale, stale)
-                })
-            };
-            let invalidator = {
-                let (shared, invalidated) = (Arc::clone(&shared), Arc::clone(&invalidated));
-                thread::spawn(move || {
-                    let done = shared.invalidate(Generation(0));
+                    assert!(shared.invalidate(&a));
                     invalidated.store(true, Ordering::Release);
-                    done
+                    drop(a);
+                    refresh(&shared, "B", t(1), HOUR);
                 })
             };
-            // The reader read its clock when token 0 was still fresh.
-            let read_at = t(11);
             let mut reached = vec![false; 3];
             for _ in 0..2 {
                 let after = invalidated.load(Ordering::Acquire);
-                let seen = shared.cached(read_at).map(|token| token.generation());
-                if after {
-                    assert_ne!(seen, Some(Generation(0)), "an invalidated token was served");
-                    reached[2] = true;
+                let seen = shared.cached(t(1)).map(|t| t.secret().to_owned());
+                match seen.as_deref() {
+                    Some("A") => {
+                        assert!(!after, "A served after its invalidation returned");
+                        reached[0] = true;
+                    }
+                    Some("B") => reached[2] = true,
+                    None => reached[1] = after,
+                    Some(other) => panic!("served {other}"),
                 }
-                reached[0] |= seen == Some(Generation(0));
-                reached[1] |= seen == Some(Generation(1));
             }
-            refresher.join().unwrap();
-            invalidator.join().unwrap();
-
-            shared.assert_cell_matches_machine();
-            assert_eq!(
-                shared.cached(read_at).map(|token| token.generation()),
-                Some(Generation(1)),
-                "the late 401 did not evict the newer token"
-            );
+            writer.join().unwrap();
+            assert_eq!(shared.cached(t(1)).unwrap().secret(), "B");
             reached
         },
     );
 }
 
-/// A reader completes while the state lock is held for its whole run: the
-/// read path takes no lock and waits on nothing.
+/// Issue 8, defect 1, under every interleaving: a reader whose spares
+/// follow T1 (with no handle left) never takes a newer token for T1 — even
+/// one allocated at T1's freed address — and never serves a token past its
+/// fresh point.
 #[test]
-fn cell_readers_never_block() {
-    check("cell_readers_never_block", || {
-        let shared = Arc::new(with_first_token());
-        let held = shared.state.lock().unwrap();
-        let reader = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || shared.cached(t(11)).map(|token| token.generation()))
-        };
-        assert_eq!(reader.join().unwrap(), Some(Generation(0)));
-        drop(held);
-    });
+fn read_path_is_not_fooled_by_a_reused_address() {
+    let reused = Arc::new(StdAtomicUsize::new(0));
+    let reused_in = Arc::clone(&reused);
+    check(
+        "read_path_is_not_fooled_by_a_reused_address",
+        &[
+            "the reader ran before the rotations",
+            "the reader ran after them",
+        ],
+        move || {
+            let shared = new_shared();
+            refresh(&shared, "T1", t(0), HOUR);
+            let t1 = shared.cached(t(0)).unwrap().into_arc();
+            let t1_addr = Arc::as_ptr(&t1) as usize;
+            let rotations = {
+                let (shared, reused) = (SyncArc::clone(&shared), Arc::clone(&reused_in));
+                thread::spawn(move || {
+                    assert!(shared.invalidate(&t1));
+                    drop(t1);
+                    refresh(&shared, "T2", t(0), HOUR);
+                    let Step::Ready(t2) = shared.decide(t(0)) else {
+                        panic!("T2 is held")
+                    };
+                    assert!(shared.invalidate(&t2));
+                    drop(t2);
+                    // Five minutes: fresh for about 2.5 min only.
+                    refresh(&shared, "T3", t(0), Duration::from_secs(300));
+                    let Step::Ready(t3) = shared.decide(t(0)) else {
+                        panic!("T3 is held")
+                    };
+                    if Arc::as_ptr(&t3.into_arc()) as usize == t1_addr {
+                        reused.fetch_add(1, StdOrdering::Relaxed);
+                    }
+                })
+            };
+            // Twenty minutes on: T1 would still be fresh, T3 is expired.
+            let at_20_min = t(20 * 60);
+            // T1 and T2 are one-hour tokens, fresh until they are
+            // invalidated; T3 is long past its fresh point.
+            let early = shared.cached(at_20_min).map(|t| t.secret().to_owned());
+            assert!(
+                matches!(early.as_deref(), None | Some("T1" | "T2")),
+                "served {early:?}"
+            );
+            rotations.join().unwrap();
+            assert!(
+                shared.cached(at_20_min).is_none(),
+                "served an expired token"
+            );
+            vec![early.is_some(), early.is_none()]
+        },
+    );
+    println!(
+        "  (T3 was allocated at T1's address in {} interleavings)",
+        reused.load(StdOrdering::Relaxed)
+    );
 }
 
-// ---------------------------------------------------------------------------
-// The hand-off to waiters (modelled Slot)
-// ---------------------------------------------------------------------------
-
-/// Two waiters and a resolver in every order (including waiters that come
-/// after the resolve): every waiter returns, with the one outcome.
+/// Reads on one thread, while another rotates the token, never go back to
+/// an older token: the spares follow the published cell forward only.
 #[test]
-fn slot_every_waiter_returns_with_the_one_outcome() {
-    check_covers(
-        "slot_every_waiter_returns_with_the_one_outcome",
-        &["a waiter parked and was woken"],
+fn read_path_never_goes_back_to_an_older_token() {
+    check(
+        "read_path_never_goes_back_to_an_older_token",
+        &["a read saw A, a later one B"],
         || {
-            let slot = Arc::new(Slot::new());
-            let waiters: Vec<_> = (0..2)
-                .map(|_| {
-                    let slot = Arc::clone(&slot);
-                    thread::spawn(move || got(&slot.wait()))
+            let shared = new_shared();
+            refresh(&shared, "A", t(0), HOUR);
+            let reader = {
+                let shared = SyncArc::clone(&shared);
+                thread::spawn(move || {
+                    let seen: Vec<Option<String>> = (0..3)
+                        .map(|_| shared.cached(t(1)).map(|t| t.secret().to_owned()))
+                        .collect();
+                    seen
                 })
-                .collect();
-            slot.resolve(Ok(a_token(7)));
-            for waiter in waiters {
-                assert_eq!(waiter.join().unwrap(), Ok(Generation(7)));
-            }
-            // A waiter that arrives after the resolve returns at once.
-            assert_eq!(got(&slot.wait()), Ok(Generation(7)));
-            vec![slot.ready.woke.load(StdOrdering::Relaxed)]
+            };
+            let a = shared.cached(t(1)).unwrap().into_arc();
+            assert!(shared.invalidate(&a));
+            drop(a);
+            refresh(&shared, "B", t(1), HOUR);
+            let seen = reader.join().unwrap();
+            let order = |s: &Option<String>| match s.as_deref() {
+                Some("A") => 0,
+                None => 1,
+                Some("B") => 2,
+                Some(other) => panic!("served {other}"),
+            };
+            assert!(
+                seen.windows(2).all(|w| order(&w[0]) <= order(&w[1])),
+                "went back: {seen:?}"
+            );
+            let forward = seen.first().is_some_and(|s| s.as_deref() == Some("A"))
+                && seen.last().is_some_and(|s| s.as_deref() == Some("B"));
+            vec![forward]
         },
     );
 }
 
-/// Two resolvers race (an attempt completing, and `close` on the last
-/// handle's drop), with two waiters: only the first resolve counts, and
-/// both waiters get that one.
+// ---------------------------------------------------------------------------
+// Single flight and the hand-off to waiters
+// ---------------------------------------------------------------------------
+
+/// Rule 3: two callers of an empty cache, and the attempt's own thread;
+/// exactly one caller starts the attempt and both get its one outcome.
 #[test]
-fn slot_racing_resolvers_first_one_counts() {
-    check_covers(
-        "slot_racing_resolvers_first_one_counts",
-        &["close won", "the completion won"],
+fn single_flight_two_callers() {
+    check(
+        "single_flight_two_callers",
+        &["a caller waited on the slot", "a caller read the new token"],
         || {
-            let shared = Arc::new(Shared::new());
+            let shared = new_shared();
+            let others: Vec<_> = ["token-a"]
+                .into_iter()
+                .map(|secret| {
+                    let shared = SyncArc::clone(&shared);
+                    thread::spawn(move || token(&shared, t(10), secret))
+                })
+                .collect();
+            let mut calls = vec![token(&shared, t(10), "token-c")];
+            calls.extend(others.into_iter().map(|h| h.join().unwrap()));
+            let starters: Vec<_> = calls.iter().filter(|(_, started)| *started).collect();
+            assert_eq!(starters.len(), 1, "one attempt: {calls:?}");
+            let outcome = &starters[0].0;
+            assert!(outcome.is_ok());
+            assert!(calls.iter().all(|(got, _)| got == outcome), "{calls:?}");
+            let waited = calls.iter().any(|(_, started)| !started);
+            vec![waited, waited]
+        },
+    );
+}
+
+/// A waiter's deadline passes just as the attempt completes: the machine
+/// lets one of them win, the slot is resolved once, and every waiter —
+/// including the one that timed the attempt out — gets that one outcome.
+#[test]
+fn deadline_races_completion() {
+    check(
+        "deadline_races_completion",
+        &["the timeout won", "the completion won"],
+        || {
+            let shared = new_shared();
             let Step::Run { attempt, .. } = shared.decide(t(10)) else {
                 panic!("an empty cache opens an attempt")
             };
-            let Step::Wait { slot } = shared.decide(t(10)) else {
+            let Step::Wait {
+                attempt: id, slot, ..
+            } = shared.decide(t(10))
+            else {
                 panic!("a second caller waits")
             };
-            let waiter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || got(&slot.wait()))
+            let timer = {
+                let (shared, slot) = (SyncArc::clone(&shared), SyncArc::clone(&slot));
+                // What every driver's waiter does at its deadline.
+                thread::spawn(move || {
+                    shared.time_out(id, t(40));
+                    got(&loom::future::block_on(slot.wait()))
+                })
             };
+            run_on_thread(&shared, attempt, fetched("token-0", HOUR), t(10));
+            let waited = got(&loom::future::block_on(slot.wait()));
+            let timed_out = timer.join().unwrap();
+            assert_eq!(timed_out, waited, "every waiter gets the one outcome");
+            let timeout_won = matches!(waited, Err(ErrorKind::Timeout { .. }));
+            // The cache is not wedged either way.
+            let next = token(&shared, t(41), "token-1").0;
+            assert!(next.is_ok() || timeout_won, "{next:?}");
+            vec![timeout_won, waited.is_ok()]
+        },
+    );
+}
+
+/// The last handle is dropped while an attempt runs: its waiters are told
+/// (closed, or the token if the attempt won), never left waiting.
+#[test]
+fn close_races_an_attempt() {
+    check(
+        "close_races_an_attempt",
+        &["the close won", "the attempt won"],
+        || {
+            let shared = new_shared();
+            let Step::Run { attempt, .. } = shared.decide(t(10)) else {
+                panic!("an empty cache opens an attempt")
+            };
+            let slot = SyncArc::clone(attempt.slot());
             let closer = {
-                let shared = Arc::clone(&shared);
+                let shared = SyncArc::clone(&shared);
                 thread::spawn(move || shared.close())
             };
-            shared.complete(&attempt, Ok(fetched("token-0")), t(10), t(10));
-            let mine = got(&attempt.slot.wait());
+            run_on_thread(&shared, attempt, fetched("token-0", HOUR), t(10));
+            let waited = got(&loom::future::block_on(slot.wait()));
             closer.join().unwrap();
-            let theirs = waiter.join().unwrap();
-            let outcome = got(&slot.get().unwrap());
-            assert_eq!(mine, outcome);
-            assert_eq!(theirs, outcome);
-            vec![outcome == Err(ErrorKind::Closed), outcome.is_ok()]
+            assert!(shared.is_closed());
+            vec![
+                waited == Err(ErrorKind::Closed),
+                waited == Ok("token-0".to_owned()),
+            ]
         },
     );
 }
 
-/// One waiter gives up by `quit` while another waits and the slot is
-/// resolved: the resolver and the other waiter are never blocked. Returns
-/// whether the quitter left without the outcome, and the slot.
-fn a_quitting_waiter_blocks_no_one(quit: fn(&Slot) -> Option<Resolution>) -> (bool, Arc<Slot>) {
-    let slot = Arc::new(Slot::new());
-    let quitter = {
-        let slot = Arc::clone(&slot);
-        thread::spawn(move || quit(&slot).map(|r| got(&r)))
-    };
-    let waiter = {
-        let slot = Arc::clone(&slot);
-        thread::spawn(move || got(&slot.wait()))
-    };
-    slot.resolve(Ok(a_token(7)));
-    assert_eq!(waiter.join().unwrap(), Ok(Generation(7)));
-    let quit = quitter.join().unwrap();
-    assert!(quit.is_none() || quit == Some(Ok(Generation(7))));
-    (quit.is_none(), slot)
-}
-
-/// A waiter whose deadline passes (it drops its listener, passing nothing
-/// on) blocks neither the resolver nor the other waiter.
+/// An attempt whose task is lost reports itself lost (the drivers' drop
+/// guard), racing a waiter that gives up at its deadline: both see the one
+/// outcome, and the next caller starts a new attempt.
 #[test]
-fn slot_waiter_timing_out_blocks_no_one() {
-    check_covers(
-        "slot_waiter_timing_out_blocks_no_one",
-        &["a waiter gave up"],
-        || vec![a_quitting_waiter_blocks_no_one(Slot::wait_blocking_expired).0],
-    );
-}
-
-/// A waiter whose future is dropped (its listener is dropped, passing on a
-/// notification it had not taken) blocks neither the resolver nor the
-/// other waiter.
-#[test]
-fn slot_waiter_dropped_blocks_no_one() {
-    check_covers(
-        "slot_waiter_dropped_blocks_no_one",
-        &["a dropped listener passed its notification on"],
+fn lost_attempt_races_the_deadline() {
+    check(
+        "lost_attempt_races_the_deadline",
+        &["lost won", "the deadline won"],
         || {
-            let (_, slot) = a_quitting_waiter_blocks_no_one(Slot::wait_dropped);
-            vec![slot.ready.passed_on.load(StdOrdering::Relaxed)]
-        },
-    );
-}
-
-// ---------------------------------------------------------------------------
-// Single flight
-// ---------------------------------------------------------------------------
-
-/// A waiter past the attempt's deadline (the blocking driver) reports the
-/// timeout while the attempt completes and another caller waits on the
-/// slot. Returns (what the slot-waiter got, what the timed-out waiter got).
-fn timeout_races_completion() -> (Got, Got) {
-    let shared = Arc::new(Shared::new());
-    let Step::Run { attempt, .. } = shared.decide(t(10)) else {
-        panic!("an empty cache opens an attempt")
-    };
-    let Step::Wait { slot } = shared.decide(t(10)) else {
-        panic!("a second caller waits")
-    };
-    let (id, deadline) = (attempt.ticket.id(), attempt.ticket.deadline());
-    let timer = {
-        let shared = Arc::clone(&shared);
-        thread::spawn(move || wait_past_deadline(&shared, id, &slot, deadline))
-    };
-    let slot = Arc::clone(&attempt.slot);
-    let runner = {
-        let shared = Arc::clone(&shared);
-        thread::spawn(move || shared.complete(&attempt, Ok(fetched("token-0")), t(10), t(10)))
-    };
-    let waited = got(&slot.wait());
-    runner.join().unwrap();
-    let timed_out = timer.join().unwrap();
-    assert_eq!(waited, got(&slot.get().unwrap()));
-    shared.assert_cell_matches_machine();
-    (waited, timed_out)
-}
-
-fn is_timeout(got: &Got) -> bool {
-    matches!(got, Err(ErrorKind::Timeout { .. }))
-}
-
-/// The machine lets the timeout or the completion win and the slot is
-/// resolved once with it; the waiter that timed out gets that outcome too.
-#[test]
-fn single_flight_timeout_races_completion() {
-    check_covers(
-        "single_flight_timeout_races_completion",
-        &["the timeout won", "the completion won"],
-        || {
-            let (waited, timed_out) = timeout_races_completion();
-            assert_eq!(
-                timed_out, waited,
-                "every waiter gets the attempt's one outcome"
+            let shared = new_shared();
+            let Step::Run { attempt, .. } = shared.decide(t(10)) else {
+                panic!("an empty cache opens an attempt")
+            };
+            let Step::Wait {
+                attempt: id, slot, ..
+            } = shared.decide(t(10))
+            else {
+                panic!("a second caller waits")
+            };
+            run_on_thread(&shared, attempt, Outcome::Lost, t(10));
+            shared.time_out(id, t(40));
+            let waited = got(&loom::future::block_on(slot.wait()));
+            assert!(
+                matches!(
+                    waited,
+                    Err(ErrorKind::AttemptLost | ErrorKind::Timeout { .. })
+                ),
+                "{waited:?}"
             );
-            vec![is_timeout(&waited), waited.is_ok()]
+            vec![
+                waited == Err(ErrorKind::AttemptLost),
+                matches!(waited, Err(ErrorKind::Timeout { .. })),
+            ]
         },
     );
 }
 
-/// Rule 3 for a waiter that passes its deadline just as the attempt
-/// succeeds: `complete` takes the attempt out of the machine under the lock
-/// and resolves the slot after unlocking; a `time_out` in between finds
-/// nothing in flight, so the waiter must wait for the slot rather than report
-/// a timeout of its own (loom found this in an earlier `Inner::wait`).
+/// A waiter that gives up (its future dropped after one poll) blocks no
+/// one: the attempt goes on and the other waiter gets its outcome.
 #[test]
-fn timed_out_waiter_gets_the_attempts_outcome() {
-    check("timed_out_waiter_gets_the_attempts_outcome", || {
-        let (waited, timed_out) = timeout_races_completion();
-        assert_eq!(
-            timed_out, waited,
-            "every waiter gets the attempt's one outcome"
-        );
-    });
-}
-
-/// Three callers on an empty cache, inline refresh (`Mode::Inline`, WASI).
-#[test]
-fn single_flight_three_callers_inline() {
-    check_covers(
-        "single_flight_three_callers_inline",
-        &["a caller waited on the slot"],
+fn a_waiter_that_gives_up_blocks_no_one() {
+    check(
+        "a_waiter_that_gives_up_blocks_no_one",
+        &["the quitter had registered before the resolve"],
         || {
-            let shared = Arc::new(Shared::new());
-            let others: Vec<_> = ["token-a", "token-b"]
-                .into_iter()
-                .map(|secret| {
-                    let shared = Arc::clone(&shared);
-                    thread::spawn(move || token_inline(&shared, t(10), secret))
-                })
-                .collect();
-            let mut calls = vec![token_inline(&shared, t(10), "token-c")];
-            calls.extend(others.into_iter().map(|h| h.join().unwrap()));
-            vec![assert_single_flight(&shared, &calls)]
-        },
-    );
-}
-
-/// Three callers on an empty cache, the attempt on a thread of its own
-/// (`Mode::Threads`, and the async `Cache` with a spawned task).
-#[test]
-fn single_flight_three_callers_attempt_thread() {
-    check_covers(
-        "single_flight_three_callers_attempt_thread",
-        &["a caller waited on the slot"],
-        || {
-            let shared = Arc::new(Shared::new());
-            let others: Vec<_> = ["token-a", "token-b"]
-                .into_iter()
-                .map(|secret| {
-                    let shared = Arc::clone(&shared);
-                    thread::spawn(move || token_threads(&shared, t(10), secret))
-                })
-                .collect();
-            let mut calls = vec![token_threads(&shared, t(10), "token-c")];
-            calls.extend(others.into_iter().map(|h| h.join().unwrap()));
-            vec![assert_single_flight(&shared, &calls)]
-        },
-    );
-}
-
-// ---------------------------------------------------------------------------
-// The real Slot (event-listener on loom, std OnceLock)
-// ---------------------------------------------------------------------------
-
-/// Drives `future` to its end on this loom thread; also tells whether it
-/// was pending and then woken (the waiter really waited).
-fn block_on_woken<F: std::future::Future>(future: F) -> (F::Output, bool) {
-    let mut future = std::pin::pin!(future);
-    let mut polls = 0;
-    let output = loom::future::block_on(std::future::poll_fn(|cx| {
-        polls += 1;
-        future.as_mut().poll(cx)
-    }));
-    (output, polls > 1)
-}
-
-/// `freshen_cache::slot::Slot` as written: two async waiters and a resolver
-/// on a thread of its own; both get the one outcome.
-#[test]
-fn real_slot_two_waiters() {
-    use freshen_cache::slot::Slot;
-
-    check_covers(
-        "real_slot_two_waiters",
-        &["a waiter parked and was woken"],
-        || {
-            let slot = Arc::new(Slot::new());
-            let resolver = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || slot.resolve(Ok(a_token(7))))
-            };
-            let waiter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || block_on_woken(slot.wait()))
-            };
-            let (mine, mine_woken) = block_on_woken(slot.wait());
-            let (theirs, theirs_woken) = waiter.join().unwrap();
-            resolver.join().unwrap();
-            assert_eq!(got(&mine), Ok(Generation(7)));
-            assert_eq!(got(&theirs), Ok(Generation(7)));
-            vec![mine_woken || theirs_woken]
-        },
-    );
-}
-
-/// `freshen_cache::slot::Slot` as written: a waiter gives up after its
-/// first poll (its future is dropped, listener and all); the resolver and
-/// the other waiter carry on.
-#[test]
-fn real_slot_waiter_gives_up() {
-    use freshen_cache::slot::Slot;
-    use futures_util::FutureExt;
-
-    check_covers(
-        "real_slot_waiter_gives_up",
-        &["a waiter parked and was woken", "a waiter gave up"],
-        || {
-            let slot = Arc::new(Slot::new());
-            let resolver = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || slot.resolve(Ok(a_token(7))))
-            };
+            let slot = SyncArc::new(Slot::new());
             let quitter = {
-                let slot = Arc::clone(&slot);
-                thread::spawn(move || slot.wait().now_or_never().map(|r| got(&r)))
-            };
-            let (mine, woken) = block_on_woken(slot.wait());
-            resolver.join().unwrap();
-            let quit = quitter.join().unwrap();
-            assert_eq!(got(&mine), Ok(Generation(7)));
-            assert!(quit.is_none() || quit == Some(Ok(Generation(7))));
-            vec![woken, quit.is_none()]
-        },
-    );
-}
-
-// ---------------------------------------------------------------------------
-// The model can fail: broken variants that loom must catch
-// ---------------------------------------------------------------------------
-
-/// Without the second check a resolve between the first check and
-/// `listen` is missed: the waiter sleeps forever (loom: deadlock).
-#[test]
-#[should_panic(expected = "deadlock")]
-fn mutant_slot_without_second_check_loses_a_wakeup() {
-    check("mutant_slot_without_second_check_loses_a_wakeup", || {
-        let slot = Arc::new(Slot::new());
-        let waiter = {
-            let slot = Arc::clone(&slot);
-            thread::spawn(move || got(&slot.wait_without_second_check()))
-        };
-        slot.resolve(Ok(a_token(7)));
-        let _ = waiter.join();
-    });
-}
-
-/// Publishing the pointer with a Relaxed store lets a reader follow it to
-/// memory it cannot see written yet.
-#[test]
-#[should_panic(expected = "half-published")]
-fn mutant_relaxed_publication_is_seen_half_published() {
-    check("mutant_relaxed_publication_is_seen_half_published", || {
-        let published = Arc::new(Published::new(&nothing()));
-        let reader = {
-            let published = Arc::clone(&published);
-            thread::spawn(move || published.load().generation())
-        };
-        published.store_new(1, &a_token(7), Ordering::Relaxed);
-        reader.join().unwrap();
-    });
-}
-
-// ---------------------------------------------------------------------------
-// The read path's per-thread spares (cache/src/local.rs)
-// ---------------------------------------------------------------------------
-
-/// `Shared::sync` then `Shared::cached` with a thread's spares: the writer
-/// stores the new published token (an invalidation publishes "none", here 1)
-/// and then bumps the version with Release; a reader loads the version with
-/// Acquire and serves its spares (token 0, filled at version 1) only while
-/// the version is unchanged, else refills from the cell. Once the reader can
-/// see that the invalidation returned, it never serves token 0; and a reader
-/// that sees the new version always finds the new token when it refills (its
-/// spares are never labelled newer than what they hold).
-#[test]
-fn spares_never_serve_an_invalidated_token() {
-    check_covers(
-        "spares_never_serve_an_invalidated_token",
-        &[
-            "a reader served its spares",
-            "a reader refilled",
-            "a reader saw the invalidation return",
-        ],
-        || {
-            let published = Arc::new(AtomicUsize::new(0));
-            let version = Arc::new(AtomicU64::new(1));
-            let returned = Arc::new(AtomicBool::new(false));
-            let writer = {
-                let (published, version, returned) = (
-                    Arc::clone(&published),
-                    Arc::clone(&version),
-                    Arc::clone(&returned),
-                );
+                let slot = SyncArc::clone(&slot);
                 thread::spawn(move || {
-                    // ArcSwap::store is SeqCst; the version bump comes after it.
-                    published.store(1, Ordering::SeqCst);
-                    version.fetch_add(1, Ordering::Release);
-                    returned.store(true, Ordering::Release);
+                    let mut wait = Box::pin(slot.wait());
+                    let waker = futures_util::task::noop_waker();
+                    let mut cx = std::task::Context::from_waker(&waker);
+                    wait.as_mut().poll(&mut cx).is_pending()
                 })
             };
-            let saw_return = returned.load(Ordering::Acquire);
-            let seen = version.load(Ordering::Acquire);
-            let (served, refilled) = if seen == 1 {
-                (0, false)
-            } else {
-                (published.load(Ordering::SeqCst), true)
+            let resolver = {
+                let slot = SyncArc::clone(&slot);
+                thread::spawn(move || {
+                    slot.resolve(Err(freshen_core::Error::transient(ErrorKind::Closed)))
+                })
             };
-            if saw_return {
-                assert_eq!(
-                    served, 1,
-                    "an invalidated token served after invalidate returned"
-                );
-            }
-            if refilled {
-                assert_eq!(
-                    served, 1,
-                    "spares labelled with a version newer than their token"
-                );
-            }
-            writer.join().unwrap();
-            vec![!refilled, refilled, saw_return]
+            let got = got(&loom::future::block_on(slot.wait()));
+            let registered = quitter.join().unwrap();
+            resolver.join().unwrap();
+            assert_eq!(got, Err(ErrorKind::Closed));
+            vec![registered]
         },
     );
-}
-
-/// The same protocol with the bump mutated to Relaxed: loom must find a
-/// reader that sees the new version but refills the old token.
-#[test]
-#[should_panic]
-fn mutant_relaxed_version_bump_serves_a_stale_token() {
-    check("mutant_relaxed_version_bump_serves_a_stale_token", || {
-        let published = Arc::new(AtomicUsize::new(0));
-        let version = Arc::new(AtomicU64::new(1));
-        let writer = {
-            let (published, version) = (Arc::clone(&published), Arc::clone(&version));
-            thread::spawn(move || {
-                published.store(1, Ordering::Relaxed);
-                version.fetch_add(1, Ordering::Relaxed);
-            })
-        };
-        if version.load(Ordering::Relaxed) != 1 {
-            assert_eq!(
-                published.load(Ordering::Relaxed),
-                1,
-                "refilled a stale token"
-            );
-        }
-        writer.join().unwrap();
-    });
 }
