@@ -1,5 +1,5 @@
-//! Every token-response vector in `shared/token-responses/` (or
-//! `$FRESHEN_VECTORS_DIR`) is parsed and checked against its `expect`.
+//! Every token-response vector in `core/tests/vectors/` (the format is in
+//! that directory's README.md) is parsed and checked against its `expect`.
 //! New files are picked up with no code change; an `expect` key this test
 //! does not know fails it, so a new kind of expectation cannot be skipped
 //! silently.
@@ -37,11 +37,9 @@ const KNOWN_KEYS: &[&str] = &[
     "min_poll_interval_seconds",
 ];
 
+/// The vectors live in the repository, next to this test.
 fn vectors_dir() -> PathBuf {
-    match std::env::var_os("FRESHEN_VECTORS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/token-responses"),
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
 fn response(v: &Value) -> Result<HttpResponse, String> {
