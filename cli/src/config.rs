@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use freshen_core::oauth::transport::TransportConfig;
-use freshen_core::oauth::{ClientAuth, OAuthSource, TokenRequest};
+use freshen_core::oauth::{ClientAuth, ConfigError, OAuthSource, TokenRequest};
 use freshen_core::{Error, ErrorKind, Secret};
 use freshen_ureq::UreqTransport;
 
@@ -63,7 +63,7 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 fn config_error(why: impl Into<String>) -> Error {
-    Error::permanent(ErrorKind::Config(why.into()))
+    Error::permanent(ErrorKind::Config(ConfigError::other(why)))
 }
 
 impl ClientArgs {

@@ -10,6 +10,7 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
+use crate::oauth::ConfigError;
 use crate::oauth_error::OAuthError;
 
 /// Whether retrying can help.
@@ -63,8 +64,9 @@ pub enum ErrorKind {
     SourcePanicked,
     /// The cache was shut down while the caller waited.
     Closed,
-    /// The caller's request to the source was malformed or misconfigured.
-    Config(String),
+    /// The caller's request to the source was malformed or misconfigured
+    /// (see [`ConfigError`]: it says what to fix).
+    Config(ConfigError),
 }
 
 /// A shared, cloneable error from one attempt. Every waiter of the attempt

@@ -113,10 +113,13 @@ impl ReqwestTransport {
             }
             // `previous` holds every URL requested so far, the first included.
             if attempt.previous().len() > MAX_REDIRECTS {
-                let error = Error::permanent(ErrorKind::Config(format!(
-                    "more than {MAX_REDIRECTS} redirects from {}",
-                    display_url(from)
-                )));
+                let error = Error::permanent(ErrorKind::Config(
+                    format!(
+                        "more than {MAX_REDIRECTS} redirects from {}",
+                        display_url(from)
+                    )
+                    .into(),
+                ));
                 return attempt.error(Refused(error));
             }
             attempt.follow()
@@ -128,10 +131,9 @@ impl ReqwestTransport {
             .redirect(policy)
             .build()
             .map_err(|e| {
-                Error::permanent(ErrorKind::Config(format!(
-                    "cannot build the HTTP client: {}",
-                    chain(&e)
-                )))
+                Error::permanent(ErrorKind::Config(
+                    format!("cannot build the HTTP client: {}", chain(&e)).into(),
+                ))
             });
         ReqwestTransport { client, config }
     }
@@ -210,11 +212,14 @@ impl ReqwestTransport {
             return Error::transient(ErrorKind::Timeout { after });
         }
         if error.is_builder() {
-            return Error::permanent(ErrorKind::Config(format!(
-                "cannot build a request to {}: {}",
-                display_url(url),
-                chain(error)
-            )));
+            return Error::permanent(ErrorKind::Config(
+                format!(
+                    "cannot build a request to {}: {}",
+                    display_url(url),
+                    chain(error)
+                )
+                .into(),
+            ));
         }
         Error::transient(ErrorKind::Transport(format!(
             "{}: {}",

@@ -141,10 +141,9 @@ impl SurfTransport {
 
     fn build(&self, request: &HttpRequest) -> Result<surf::Request, Error> {
         let url = surf::Url::parse(&request.url).map_err(|e| {
-            Error::permanent(ErrorKind::Config(format!(
-                "cannot parse the URL {}: {e}",
-                display_url(&request.url)
-            )))
+            Error::permanent(ErrorKind::Config(
+                format!("cannot parse the URL {}: {e}", display_url(&request.url)).into(),
+            ))
         })?;
         let method = match request.method {
             Method::Post => surf::http::Method::Post,
@@ -158,10 +157,13 @@ impl SurfTransport {
             }
             let (name, value) = header(name, value).ok_or_else(|| {
                 // Names only: a value may be a credential.
-                Error::permanent(ErrorKind::Config(format!(
-                    "invalid request header {name:?} for {}",
-                    display_url(&request.url)
-                )))
+                Error::permanent(ErrorKind::Config(
+                    format!(
+                        "invalid request header {name:?} for {}",
+                        display_url(&request.url)
+                    )
+                    .into(),
+                ))
             })?;
             user_agent |= name.as_str().eq_ignore_ascii_case("user-agent");
             out.append_header(name, value);

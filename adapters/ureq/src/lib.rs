@@ -158,7 +158,7 @@ impl UreqTransport {
                 self.config.timed_out()
             }
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => Error::permanent(ErrorKind::Config(
-                format!("cannot build a request to {}: {error}", display_url(url)),
+                format!("cannot build a request to {}: {error}", display_url(url)).into(),
             )),
             other => Error::transient(ErrorKind::Transport(format!(
                 "{}: {other}",
@@ -182,10 +182,13 @@ impl UreqTransport {
 
 fn bad_request(request: &HttpRequest, error: &http::Error) -> Error {
     // http::Error names the part that was wrong, never a header's value.
-    Error::permanent(ErrorKind::Config(format!(
-        "cannot build a request to {}: {error}",
-        display_url(&request.url)
-    )))
+    Error::permanent(ErrorKind::Config(
+        format!(
+            "cannot build a request to {}: {error}",
+            display_url(&request.url)
+        )
+        .into(),
+    ))
 }
 
 fn headers_of(headers: &http::HeaderMap) -> Vec<(String, String)> {

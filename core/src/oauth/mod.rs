@@ -6,6 +6,7 @@
 //! time, if the caller has one) to a [`ParsedToken`] or a [`ResponseError`].
 
 pub mod client_auth;
+pub mod config_error;
 pub mod grant;
 pub mod http;
 pub mod request;
@@ -23,6 +24,7 @@ mod json;
 mod number;
 
 pub use client_auth::{AuthMethod, ClientAuth};
+pub use config_error::ConfigError;
 pub use grant::{Grant, TokenExchange};
 pub use http::{HttpRequest, HttpResponse, Method};
 pub use request::TokenRequest;

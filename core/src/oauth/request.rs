@@ -8,7 +8,6 @@
 //! client's `client_id`/`client_secret` when its method puts them there.
 
 use alloc::borrow::ToOwned;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -17,10 +16,12 @@ use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
 
 use super::client_auth::ClientAuth;
+use super::config_error::ConfigError;
 use super::form;
 use super::grant::{Grant, TokenExchange};
 use super::http::{HttpRequest, Method};
 use super::response::{ParseOptions, ParsedToken};
+use super::transport::{display_url, url_shape};
 
 /// Parameter names the builder writes itself; an extra parameter may not
 /// override one (a second `grant_type` or `client_secret` would be read
@@ -182,9 +183,11 @@ impl TokenRequest {
     }
 
     /// The HTTP request to send. Fails with [`ErrorKind::Config`] (permanent)
-    /// for an empty token URL, an empty scope or one containing whitespace
-    /// (it would silently become several), or an extra parameter that
-    /// overrides one the builder writes.
+    /// when [`TokenRequest::validate`] does: a token URL that is empty,
+    /// unreadable, or has a fragment or userinfo; an empty client id, a
+    /// client id with `:` under HTTP Basic, an empty client secret; an empty
+    /// scope or one containing whitespace (it would silently become
+    /// several); an extra parameter that overrides one the builder writes.
     pub fn to_http_request(&self) -> Result<HttpRequest, Error> {
         self.validate()?;
         let scope = self.scopes.join(" ");
@@ -237,41 +240,66 @@ impl TokenRequest {
         })
     }
 
-    fn validate(&self) -> Result<(), Error> {
-        let config = |why: String| Err(Error::permanent(ErrorKind::Config(why)));
-        if self.token_url.trim().is_empty() {
-            return config("the token URL is empty".to_owned());
+    /// Checks what can be checked before anything is sent, in the order an
+    /// operator would fix it: the token URL, the client, then the
+    /// parameters. Every failure is a permanent [`ErrorKind::Config`].
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check()
+            .map_err(|e| Error::permanent(ErrorKind::Config(e)))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        check_token_url(&self.token_url)?;
+        if let Some(client) = &self.client {
+            client.validate()?;
         }
         if let Some(bad) = self
             .scopes
             .iter()
             .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
         {
-            return config(format!(
-                "scope {bad:?} is empty or contains whitespace; pass each scope separately"
-            ));
+            return Err(ConfigError::MalformedScope { scope: bad.clone() });
         }
         if let Some((name, _)) = self
             .extra
             .iter()
-            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+            .find(|(n, _)| n.is_empty() || RESERVED.contains(&n.as_str()))
         {
-            return config(format!(
-                "extra parameter {name:?} would override one the request sets itself"
-            ));
-        }
-        if let Some((name, _)) = self.extra.iter().find(|(n, _)| n.is_empty()) {
-            return config(format!("extra parameter {name:?} has no name"));
+            return Err(ConfigError::ReservedParameter { name: name.clone() });
         }
         Ok(())
     }
+}
+
+/// The token endpoint's URL rules: an absolute `http`/`https` URL that a
+/// transport reads unambiguously, with no fragment (RFC 6749 §3.2) and no
+/// userinfo (RFC 9110 §4.2.4: credentials travel as client
+/// authentication). Whether plain `http` may leave the machine is the
+/// transport's rule ([`check_url`](super::transport::check_url)).
+fn check_token_url(url: &str) -> Result<(), ConfigError> {
+    if url.trim().is_empty() {
+        return Err(ConfigError::EmptyTokenUrl);
+    }
+    let shown = || display_url(url);
+    let shape = url_shape(url).map_err(|reason| ConfigError::InvalidTokenUrl {
+        url: shown(),
+        reason,
+    })?;
+    if shape.userinfo {
+        return Err(ConfigError::TokenUrlHasUserinfo { url: shown() });
+    }
+    if shape.fragment {
+        return Err(ConfigError::TokenUrlHasFragment { url: shown() });
+    }
+    Ok(())
 }
 
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let extra: Vec<&str> = self.extra.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("TokenRequest")
-            .field("token_url", &self.token_url)
+            // Without userinfo, query or fragment: any may hold a secret.
+            .field("token_url", &display_url(&self.token_url))
             .field("grant", &self.grant)
             .field("client", &self.client)
             .field("scopes", &self.scopes)
