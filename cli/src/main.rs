@@ -77,7 +77,7 @@ fn token(args: &ClientArgs) -> u8 {
         Ok(fetched) => {
             let mut out = std::io::stdout().lock();
             if writeln!(out, "{}", fetched.access_token.expose()).is_err() {
-                return 1;
+                return exit::FAILURE;
             }
             exit::OK
         }

@@ -195,7 +195,7 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
                     json!({ "event": "error", "error": e.to_string(), "exit_code": last_code }),
                 );
             }
-            Err(_) => return 1,
+            Err(_) => return exit::FAILURE,
         }
         thread::sleep(interval);
     }

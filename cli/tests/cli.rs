@@ -117,6 +117,56 @@ fn wrong_secret_exits_4_without_echoing_it() {
 }
 
 #[test]
+fn bare_401_without_body_exits_4() {
+    for status in [401, 403] {
+        let server = FaultServer::start(Fault::status(status));
+        let out = freshen(
+            &[
+                "token",
+                "--token-url",
+                &server.token_url(),
+                "--client-id",
+                "cli",
+            ],
+            Some(SECRET),
+        );
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{status}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains("refused the client"), "{stderr}");
+        assert!(stderr.contains(&format!("HTTP {status}")), "{stderr}");
+        assert!(!stderr.contains(SECRET));
+    }
+}
+
+#[test]
+fn transient_failure_reads_as_passing() {
+    let server = FaultServer::start(Fault::OAuthError {
+        status: 503,
+        error: "temporarily_unavailable".into(),
+        description: Some("maintenance".into()),
+    });
+    let out = freshen(
+        &[
+            "token",
+            "--token-url",
+            &server.token_url(),
+            "--client-id",
+            "cli",
+        ],
+        Some(SECRET),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("temporarily unavailable (HTTP 503"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("retrying later can help"), "{stderr}");
+    assert!(!stderr.contains("refused"), "{stderr}");
+}
+
+#[test]
 fn unreachable_endpoint_exits_5() {
     let out = freshen(
         &["token", "--token-url", &refused_url(), "--client-id", "cli"],

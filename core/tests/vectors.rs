@@ -35,6 +35,8 @@ const KNOWN_KEYS: &[&str] = &[
     "retry_after_seconds",
     "retry_at_epoch",
     "min_poll_interval_seconds",
+    "provider_code",
+    "kind",
 ];
 
 /// The vectors live in the repository, next to this test.
@@ -190,6 +192,8 @@ fn check_error(
                 Ok(want) => check_eq(key, e.min_poll_interval(), want, errs),
                 Err(err) => errs.push(err),
             },
+            "provider_code" => check_eq(key, e.provider_code(), want.as_str(), errs),
+            "kind" => check_eq(key, Some(kind_tag(e.kind())), want.as_str(), errs),
             "assume_now_epoch" => {}
             other if KNOWN_KEYS.contains(&other) => {
                 errs.push(format!("expect.{other} does not apply to an error"));
@@ -221,7 +225,33 @@ fn check_error(
         (ErrorKind::Status { status }, None) => {
             check_eq("error.kind status", *status, e.status(), errs)
         }
+        (ErrorKind::Refused(p) | ErrorKind::Provider(p), None) => {
+            check_eq("error.kind status", p.status, e.status(), errs);
+            check_eq(
+                "error.kind provider code",
+                p.code.as_deref(),
+                e.provider_code(),
+                errs,
+            );
+        }
         (kind, code) => errs.push(format!("error.kind {kind:?} does not match code {code:?}")),
+    }
+    // A 401 or 403 without an OAuth code is a refusal, whatever the body.
+    if matches!(e.status(), 401 | 403) && e.error_code().is_none() {
+        check_eq("kind of a 401/403", kind_tag(e.kind()), "refused", errs);
+    }
+}
+
+/// The name of an error kind in the vectors' `expect.kind`.
+fn kind_tag(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::OAuth(_) => "oauth",
+        ErrorKind::Refused(_) => "refused",
+        ErrorKind::Provider(_) => "provider",
+        ErrorKind::Status { .. } => "status",
+        ErrorKind::InvalidResponse(_) => "invalid_response",
+        ErrorKind::ResponseTooLarge { .. } => "too_large",
+        _ => "other",
     }
 }
 

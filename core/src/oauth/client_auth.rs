@@ -126,6 +126,11 @@ impl ClientAuth {
         Ok(())
     }
 
+    /// The secret, for scrubbing it from what a server echoes back.
+    pub(crate) fn secret_str(&self) -> Option<&str> {
+        self.secret.as_ref().map(Secret::expose)
+    }
+
     /// The `Authorization` header value for `client_secret_basic`.
     pub(crate) fn basic_header(&self) -> Option<Zeroizing<String>> {
         let secret = self.secret.as_ref()?;

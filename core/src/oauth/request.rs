@@ -175,6 +175,16 @@ impl TokenRequest {
         }
     }
 
+    /// Every secret this request sends (client secret, refresh, subject and
+    /// actor tokens, extra parameter values), for scrubbing them from
+    /// whatever a server echoes back.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        let mut secrets: Vec<&str> = self.grant.secrets();
+        secrets.extend(self.client.as_ref().and_then(ClientAuth::secret_str));
+        secrets.extend(self.extra.iter().map(|(_, v)| v.as_str()));
+        secrets
+    }
+
     /// How the response to this request is parsed: the defaults, with
     /// `token_type=N_A` accepted for a token exchange.
     pub fn parse_options(&self) -> ParseOptions {
