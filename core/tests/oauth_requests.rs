@@ -227,11 +227,7 @@ fn token_exchange_parameters() {
 fn refresh_grant_keeps_a_rotated_refresh_token() {
     let mut request = TokenRequest::refresh(URL, ClientAuth::new("c", "s"), "rt-old");
     let respond = |body: &str| {
-        let resp = HttpResponse {
-            status: 200,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        };
+        let resp = HttpResponse::new(200, body.as_bytes());
         parse_token_response(&resp, None, &ParseOptions::default()).unwrap()
     };
     // No new refresh token, or an empty one: keep the old one.
@@ -437,4 +433,66 @@ fn bad_token_url_says_what_is_wrong() {
         );
         assert!(msg.contains("idp"), "{msg}");
     }
+}
+
+/// Compiles only for a type that wipes itself on drop.
+fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+#[test]
+fn request_and_response_buffers_zeroize_on_drop() {
+    let request = TokenRequest::refresh(URL, ClientAuth::basic("app", "CLIENT-SECRET"), "RT")
+        .to_http_request()
+        .unwrap();
+    // The body holds the refresh token, the Authorization value the secret.
+    wiped_on_drop(&request.body);
+    let (_, authorization) = request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .unwrap();
+    wiped_on_drop(authorization);
+    for (_, value) in &request.headers {
+        wiped_on_drop(value);
+    }
+    // What a transport hands back, with the tokens in its body.
+    let response = HttpResponse::new(200, &br#"{"access_token":"AT"}"#[..]);
+    wiped_on_drop(&response.body);
+    // Clones are wiped too (a transport clones a request to follow a 307).
+    wiped_on_drop(&request.clone().body);
+    // A 303 turns the POST into a GET: its body is wiped, not just emptied.
+    let next = freshen_core::oauth::transport::next_redirect(&request, 303, Some("/v2"), 0)
+        .unwrap()
+        .unwrap();
+    assert!(next.body.is_empty() && next.method == Method::Get);
+}
+
+/// A transport that answers with a fixed response.
+struct Canned(HttpResponse);
+
+impl freshen_core::oauth::Transport for Canned {
+    fn send(&self, _request: &HttpRequest) -> Result<HttpResponse, freshen_core::Error> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn secrets_echoed_by_the_server_never_reach_the_error() {
+    use freshen_core::BlockingTokenSource;
+    use freshen_core::oauth::OAuthSource;
+    let echo = HttpResponse::new(
+        400,
+        &br#"{"error":"invalid_grant","error_description":"refresh token RT-ECHOED-1 for client secret CS-ECHOED-2 is revoked","errorCode":"E-CS-ECHOED-2"}"#[..],
+    );
+    let request = TokenRequest::refresh(URL, ClientAuth::post("app", "CS-ECHOED-2"), "RT-ECHOED-1");
+    let source = OAuthSource::new(request, Canned(echo));
+    let e = source.fetch().unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(
+        !shown.contains("RT-ECHOED-1") && !shown.contains("CS-ECHOED-2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("<redacted>") && shown.contains("invalid_grant"),
+        "{shown}"
+    );
 }

@@ -64,11 +64,9 @@ fn response(v: &Value) -> Result<HttpResponse, String> {
         Value::Null => Vec::new(),
         other => serde_json::to_vec(other).unwrap(),
     };
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    let mut response = HttpResponse::new(status, body);
+    response.headers = headers;
+    Ok(response)
 }
 
 fn secs(v: &Value, key: &str) -> Result<Option<Duration>, String> {

@@ -226,7 +226,7 @@ fn read_form(body: &[u8]) -> Body {
             continue;
         };
         match form::decode(raw_value) {
-            Some(value) => fields.set(id, Value::string(value)),
+            Some(value) => fields.set(id, Value::Str(value)),
             None => return Body::Unreadable("a form value is not UTF-8"),
         }
     }

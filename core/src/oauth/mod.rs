@@ -26,7 +26,7 @@ mod number;
 pub use client_auth::{AuthMethod, ClientAuth};
 pub use config_error::ConfigError;
 pub use grant::{Grant, TokenExchange};
-pub use http::{HttpRequest, HttpResponse, Method};
+pub use http::{HttpRequest, HttpResponse, Method, append_wiping};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};

@@ -12,6 +12,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
 
@@ -215,14 +217,14 @@ impl TokenRequest {
             }
         }
 
-        // One allocation of the exact size: a body holding a secret leaves
-        // no copies behind in reallocated buffers.
+        // One allocation of the exact size, wiped on drop: a body holding a
+        // secret leaves no copies behind in reallocated buffers.
         let len = params
             .iter()
             .map(|(n, v)| form::encoded_len(n) + 1 + form::encoded_len(v))
             .sum::<usize>()
             + params.len().saturating_sub(1);
-        let mut body = Vec::with_capacity(len);
+        let mut body = Zeroizing::new(Vec::with_capacity(len));
         for (i, (name, value)) in params.iter().enumerate() {
             if i > 0 {
                 body.push(b'&');
@@ -232,15 +234,14 @@ impl TokenRequest {
             form::encode_into(&mut body, value);
         }
 
+        let header = |name: &str, value: &str| (name.to_owned(), Zeroizing::new(value.to_owned()));
         let mut headers = alloc::vec![
-            (
-                "Content-Type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned()
-            ),
-            ("Accept".to_owned(), "application/json".to_owned()),
+            header("Content-Type", "application/x-www-form-urlencoded"),
+            header("Accept", "application/json"),
         ];
         if let Some(basic) = self.client.as_ref().and_then(ClientAuth::basic_header) {
-            headers.push(("Authorization".to_owned(), String::from(basic.as_str())));
+            // Moved, not copied: the credentials exist in one wiped buffer.
+            headers.push(("Authorization".to_owned(), basic));
         }
         Ok(HttpRequest {
             method: Method::Post,

@@ -370,14 +370,12 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
+        let mut r = HttpResponse::new(status, body.as_bytes());
+        r.headers = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        r
     }
 
     fn ok(body: &str) -> ParsedToken {

@@ -24,6 +24,7 @@ use core::time::Duration;
 use crate::error::{Error, ErrorKind};
 use crate::oauth::config_error::ConfigError;
 use crate::oauth::http::{HttpRequest, HttpResponse, Method};
+use zeroize::Zeroize;
 
 /// A blocking HTTP transport.
 pub trait Transport: Send + Sync + 'static {
@@ -523,6 +524,16 @@ pub fn is_transport_header(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
+/// Whether a request header carries a credential (`Authorization`,
+/// `Proxy-Authorization`, `Cookie`): transports mark its value sensitive, so
+/// the HTTP library keeps it out of HTTP/2 header compression tables and
+/// its own `Debug` output.
+pub fn is_sensitive_header(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "cookie"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
 /// Whether `status` asks the client to go elsewhere (301, 302, 303, 307,
 /// 308).
 pub fn is_redirect(status: u16) -> bool {
@@ -571,7 +582,8 @@ pub fn next_redirect(
     next.url = target;
     if matches!(status, 301..=303) && sent.method == Method::Post {
         next.method = Method::Get;
-        next.body.clear();
+        // Wiped, not just emptied: the GET must not carry the secret on.
+        next.body.zeroize();
         next.headers.retain(|(name, _)| {
             !name.eq_ignore_ascii_case("content-type")
                 && !name.eq_ignore_ascii_case("content-length")
@@ -761,18 +773,10 @@ mod tests {
     }
 
     fn post(url: &str) -> HttpRequest {
-        HttpRequest {
-            method: Method::Post,
-            url: String::from(url),
-            headers: vec![
-                (
-                    String::from("Content-Type"),
-                    String::from("application/x-www-form-urlencoded"),
-                ),
-                (String::from("Authorization"), String::from("Basic eDp5")),
-            ],
-            body: b"grant_type=client_credentials".to_vec(),
-        }
+        HttpRequest::new(Method::Post, url)
+            .with_header("Content-Type", "application/x-www-form-urlencoded")
+            .with_header("Authorization", "Basic eDp5")
+            .with_body(&b"grant_type=client_credentials"[..])
     }
 
     #[test]
