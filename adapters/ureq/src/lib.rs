@@ -16,7 +16,7 @@
 //! - the body is read up to the cap and no further
 //!   ([`ErrorKind::ResponseTooLarge`]), in pieces, into a buffer that is
 //!   wiped on drop and grown without leaving copies
-//!   ([`append_wiping`](freshen_core::oauth::append_wiping));
+//!   ([`append_wiping`]);
 //! - header values that carry credentials are marked sensitive (kept out of
 //!   HTTP/2 header compression tables and `Debug`);
 //! - a `User-Agent` (`freshen/<version>` by default).

@@ -27,9 +27,11 @@
 //! - **`token_type`**: absent means Bearer; compared case-insensitively;
 //!   `N_A` accepted only when [`ParseOptions::accepting_na_token_type`]
 //!   (RFC 8693 token exchange); anything else, DPoP included, is refused.
-//! - **Errors**: any non-2xx status, or any body with an `error` (RFC 6749)
-//!   or `error_code` (Databricks) member, even with HTTP 200 (GitHub). See
-//!   [`ResponseError`] for classification.
+//! - **Errors**: any non-2xx status, or any body with an `error` (RFC 6749;
+//!   a string or, for Google's and Azure's APIs, an object), `error_code`
+//!   (Databricks) or `errorCode` (Okta, Auth0) member, even with HTTP 200
+//!   (GitHub). A 401 or 403 without an OAuth code is a refusal. See
+//!   [`ResponseError`] for classification and the provider envelopes.
 //! - **Bounded**: a body over [`ParseOptions::max_body_bytes`] (default
 //!   1 MiB) is refused unread; unknown members are skipped without being
 //!   stored; nesting is bounded; nothing panics.

@@ -19,20 +19,41 @@
 //! status. Codes are matched case-insensitively (Databricks sends
 //! `TEMPORARILY_UNAVAILABLE`) but kept as sent.
 //!
+//! # What kind of error
+//!
+//! - [`ErrorKind::OAuth`] when the body carries an OAuth code;
+//! - [`ErrorKind::Refused`] for a 401 or 403 without one (a bare status, an
+//!   HTML page, or only a provider's own code such as Okta's `E0000011` or
+//!   Google's `PERMISSION_DENIED`): the endpoint refused the client's
+//!   credentials or permissions, permanent like `invalid_client`;
+//! - [`ErrorKind::Provider`] for any other error with only a provider's own
+//!   code or message (Okta's `E0000047` with 429);
+//! - [`ErrorKind::Status`] when nothing in the body could be read.
+//!
 //! # Where the code comes from
 //!
-//! `error` (RFC 6749 §5.2), else Databricks' `error_code`, whose values are
-//! the OAuth codes in upper case. Okta's `errorCode` (`E0000047`) is an Okta
-//! API code, not an OAuth one: it is kept as [`ResponseError::provider_code`]
-//! and the error has no OAuth code. Descriptions come from
-//! `error_description`, else `message` (Databricks, Auth0), else Okta's
-//! `errorSummary`, cut to 1 KiB.
+//! Providers answer errors in their own shapes; each shape's members are
+//! read in general, not per provider. `error` (RFC 6749 §5.2) is the OAuth
+//! code when it reads as one: a known code in any case, or an extension code
+//! written like the registered ones, in lower case (`bad_verification_code`,
+//! `invalid_resource`). An `error` that is prose (Auth0's reason phrase
+//! `Too Many Requests`) leads the description instead. Otherwise a
+//! provider's own code member is the OAuth code only when its value is one:
+//! Okta's and Auth0's `errorCode`, Databricks' `error_code`, Google's and
+//! Azure's `error.status` / `error.code` (when `error` is an object),
+//! PingOne's `code`; else it is kept as [`ResponseError::provider_code`],
+//! as is Entra's first `error_codes` entry (`AADSTS7000215`). Descriptions
+//! come from `error_description`, else `message` (Databricks, Auth0,
+//! PingOne), else Okta's `errorSummary`, else `error.message`, cut to 1 KiB.
+//! A source removes any secret of its request that the server echoed back
+//! ([`ResponseError`] never holds one).
 //!
 //! # Rate limiting
 //!
-//! A response is rate limited when its status is 429, or when its code or
-//! description says so ("rate limit", "too many requests", "throttl",
-//! "limit exceeded", with `-`/`_` variants): Vertex reports a token-issuance cap as
+//! A response is rate limited when its status is 429, or when its code, the
+//! provider's code or the description says so ("rate limit", "too many
+//! requests", "throttl", "limit exceeded", "resource_exhausted",
+//! "request_limited", with `-`/`_` variants): Vertex reports a token-issuance cap as
 //! `400 invalid_request`. Being rate limited does not make an error
 //! transient (Vertex's cap lasts hours); it makes the rate-limit reset
 //! headers count.
