@@ -23,6 +23,7 @@ use super::form;
 use super::grant::{Grant, TokenExchange};
 use super::http::{HttpRequest, Method};
 use super::response::{ParseOptions, ParsedToken};
+use super::response_error::ResponseError;
 use super::transport::{display_url, url_shape};
 
 /// Parameter names the builder writes itself; an extra parameter may not
@@ -177,14 +178,14 @@ impl TokenRequest {
         }
     }
 
-    /// Every secret this request sends (client secret, refresh, subject and
-    /// actor tokens, extra parameter values), for scrubbing them from
-    /// whatever a server echoes back.
-    pub(crate) fn secrets(&self) -> Vec<&str> {
+    /// Removes from `error` every secret this request sends (client secret,
+    /// refresh, subject and actor tokens, extra parameter values) that the
+    /// server echoed back (see [`ResponseError::redact`]).
+    pub fn redact(&self, error: &mut ResponseError) {
         let mut secrets: Vec<&str> = self.grant.secrets();
         secrets.extend(self.client.as_ref().and_then(ClientAuth::secret_str));
         secrets.extend(self.extra.iter().map(|(_, v)| v.as_str()));
-        secrets
+        error.redact(&secrets);
     }
 
     /// How the response to this request is parsed: the defaults, with

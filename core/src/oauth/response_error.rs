@@ -232,7 +232,10 @@ impl ResponseError {
     /// server that echoes the request back must not put a secret into an
     /// error, a log line or an event. Secrets shorter than 4 bytes are
     /// ignored (they would blank out ordinary words).
-    pub(crate) fn redact(&mut self, secrets: &[&str]) {
+    /// [`TokenRequest::redact`](super::TokenRequest::redact) does this with
+    /// the request's own secrets; [`OAuthSource`](super::OAuthSource) calls
+    /// it for every error.
+    pub fn redact(&mut self, secrets: &[&str]) {
         let secrets: alloc::vec::Vec<&str> = secrets
             .iter()
             .copied()

@@ -60,7 +60,7 @@ impl<T> OAuthSource<T> {
         let parsed: ParsedToken = parsed.map_err(|mut e| {
             // A server that echoes the request must not put a secret into
             // an error that every waiter, log line and event will show.
-            e.redact(&request.secrets());
+            request.redact(&mut e);
             e
         })?;
         request.rotate_refresh_token(&parsed);
