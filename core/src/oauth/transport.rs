@@ -327,9 +327,10 @@ fn is_loopback(host: &str) -> bool {
 /// carry a secret).
 ///
 /// A URL this module cannot read is shown quoted and escaped, cut at its
-/// query or fragment, with everything up to the last `@` of what would be
-/// its authority dropped, and shortened to 120 characters: enough to see
-/// what is wrong, never its userinfo.
+/// query or fragment, with everything between `://` and the last `@`
+/// dropped, and shortened to 120 characters: enough to see what is wrong,
+/// never its userinfo. A string without `://` is shown as its length only
+/// (it may be a secret pasted in the wrong place).
 ///
 /// ```
 /// use freshen_core::oauth::transport::display_url;
@@ -368,25 +369,25 @@ pub fn display_url(url: &str) -> String {
 const MAX_SHOWN: usize = 120;
 
 fn display_unreadable(url: &str) -> String {
+    // Not even `scheme://`: it may be anything, a secret pasted in the wrong
+    // place included, so only its length is shown.
+    let Some((scheme, after)) = url.split_once("://") else {
+        return format!("<{} characters, no scheme>", url.chars().count());
+    };
     // Never the query or the fragment.
-    let url = url.split(['?', '#']).next().unwrap_or("");
-    let shown = match url.split_once("://") {
-        Some((scheme, after)) => {
-            let scheme_ok = !scheme.is_empty()
-                && scheme.len() <= 16
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-            // Conservative: a password may hold an unencoded '/', so drop
-            // everything up to the last '@' of the whole remainder.
-            let after = after.rsplit_once('@').map_or(after, |(_, tail)| tail);
-            if scheme_ok {
-                format!("{scheme}://{after}")
-            } else {
-                format!("…://{after}")
-            }
-        }
-        None => String::from(url.rsplit_once('@').map_or(url, |(_, tail)| tail)),
+    let after = after.split(['?', '#']).next().unwrap_or("");
+    let scheme_ok = !scheme.is_empty()
+        && scheme.len() <= 16
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    // Conservative: a password may hold an unencoded '/', so drop
+    // everything up to the last '@' of the whole remainder.
+    let after = after.rsplit_once('@').map_or(after, |(_, tail)| tail);
+    let shown = if scheme_ok {
+        format!("{scheme}://{after}")
+    } else {
+        format!("…://{after}")
     };
     let mut out = String::from("\"");
     for (i, c) in shown.chars().enumerate() {
@@ -836,6 +837,14 @@ mod tests {
             "https://idp.example.com:443/t"
         );
         assert_eq!(display_url("http://[::1]:8/t"), "http://[::1]:8/t");
-        assert_eq!(display_url("garbage"), "\"garbage\"");
+        assert_eq!(display_url("garbage"), "<7 characters, no scheme>");
+        assert_eq!(
+            display_url("user:pw@idp.example/token"),
+            "<25 characters, no scheme>"
+        );
+        assert_eq!(
+            display_url("htps://u:p/w@idp.example/t?q#f"),
+            "\"htps://idp.example/t\""
+        );
     }
 }
