@@ -273,6 +273,49 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "401 with no OAuth error (bare status)",
+            fault: Some(Fault::status(401)),
+            timeout: normal,
+            // The endpoint refused the client: permanent, like invalid_client.
+            expect: failed(
+                |k| matches!(k, ErrorKind::Refused(p) if p.status == 401 && p.code.is_none()),
+                Retry::Permanent,
+            ),
+        },
+        Case {
+            name: "403 in Google's error envelope (`PERMISSION_DENIED`)",
+            fault: Some(Fault::Raw {
+                status: 403,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: br#"{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}"#
+                    .to_vec(),
+            }),
+            timeout: normal,
+            expect: failed(
+                |k| {
+                    matches!(k, ErrorKind::Refused(p)
+                        if p.status == 403 && p.code.as_deref() == Some("PERMISSION_DENIED"))
+                },
+                Retry::Permanent,
+            ),
+        },
+        Case {
+            name: "503 `temporarily_unavailable`",
+            fault: Some(Fault::OAuthError {
+                status: 503,
+                error: "temporarily_unavailable".into(),
+                description: Some("maintenance".into()),
+            }),
+            timeout: normal,
+            expect: failed(
+                |k| {
+                    matches!(k, ErrorKind::OAuth(e)
+                        if e.code == freshen_core::ErrorCode::TemporarilyUnavailable)
+                },
+                Retry::Transient,
+            ),
+        },
+        Case {
             name: "HTML page with 200",
             fault: Some(Fault::Html),
             timeout: normal,
@@ -379,6 +422,11 @@ fn kind_name(kind: &ErrorKind) -> String {
     match kind {
         ErrorKind::OAuth(e) => format!("OAuth `{}`", e.code),
         ErrorKind::Status { status } => format!("Status {status}"),
+        ErrorKind::Refused(p) => match &p.code {
+            Some(code) => format!("Refused {} `{code}`", p.status),
+            None => format!("Refused {}", p.status),
+        },
+        ErrorKind::Provider(p) => format!("Provider {}", p.status),
         ErrorKind::InvalidResponse(_) => "InvalidResponse".into(),
         ErrorKind::ResponseTooLarge { .. } => "ResponseTooLarge".into(),
         ErrorKind::Transport(_) => "Transport".into(),

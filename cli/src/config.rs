@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use freshen_core::oauth::transport::TransportConfig;
-use freshen_core::oauth::{ClientAuth, OAuthSource, TokenRequest};
+use freshen_core::oauth::{ClientAuth, ConfigError, OAuthSource, TokenRequest};
 use freshen_core::{Error, ErrorKind, Secret};
 use freshen_ureq::UreqTransport;
+use zeroize::Zeroizing;
 
 /// How the client authenticates (RFC 6749 §2.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,9 +52,20 @@ pub(crate) struct ClientArgs {
     /// Allow plain http to a host other than loopback (never do this in production).
     #[arg(long)]
     pub allow_insecure_http: bool,
-    /// Total timeout of one token request, in seconds.
-    #[arg(long, default_value_t = 30)]
+    /// Total timeout of one token request, in seconds (at least 1).
+    #[arg(long, default_value_t = 30, value_parser = seconds_at_least_one)]
     pub timeout: u64,
+}
+
+/// A whole number of seconds, at least 1: zero would be silently useless
+/// (no request can finish in no time), so it is refused with a clear
+/// message instead of being bent into something else.
+pub(crate) fn seconds_at_least_one(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err(String::from("must be at least 1 second")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a whole number of seconds, got {s:?}")),
+    }
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -63,12 +75,15 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 fn config_error(why: impl Into<String>) -> Error {
-    Error::permanent(ErrorKind::Config(why.into()))
+    Error::permanent(ErrorKind::Config(ConfigError::other(why)))
 }
 
 impl ClientArgs {
+    /// The client secret, from the file or the environment, in buffers that
+    /// are wiped on drop (a trailing newline of the file is dropped in
+    /// place). An empty secret is refused by the library, like any other.
     fn secret(&self) -> Result<Secret, Error> {
-        let secret = match &self.client_secret_file {
+        let mut secret = match &self.client_secret_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     config_error(format!(
@@ -76,22 +91,25 @@ impl ClientArgs {
                         path.display()
                     ))
                 })?;
-                text.trim_end_matches(['\r', '\n']).to_owned()
+                let mut text = Zeroizing::new(text);
+                let kept = text.trim_end_matches(['\r', '\n']).len();
+                text.truncate(kept);
+                text
             }
-            None => std::env::var("FRESHEN_CLIENT_SECRET").map_err(|_| {
+            None => Zeroizing::new(std::env::var("FRESHEN_CLIENT_SECRET").map_err(|_| {
                 config_error(
                     "no client secret: set FRESHEN_CLIENT_SECRET or pass --client-secret-file",
                 )
-            })?,
+            })?),
         };
-        if secret.is_empty() {
-            return Err(config_error("the client secret is empty"));
-        }
-        Ok(Secret::new(secret))
+        // Moved, not copied, into the Secret (itself wiped on drop).
+        Ok(Secret::new(std::mem::take(&mut *secret)))
     }
 
     /// The token source these arguments describe: client credentials over
-    /// ureq, checked before any request is sent.
+    /// ureq, checked before any request is sent (the library's checks: the
+    /// token URL, the client id and secret, scopes and parameters; then the
+    /// transport's: plain http only to loopback).
     pub(crate) fn source(&self) -> Result<OAuthSource<UreqTransport>, Error> {
         let secret = self.secret()?;
         let client = match self.auth {
@@ -109,12 +127,11 @@ impl ClientArgs {
         for (n, v) in &self.params {
             request = request.param(n.clone(), v.clone());
         }
+        request.validate()?;
         let transport = TransportConfig::new()
-            .with_timeout(Duration::from_secs(self.timeout.max(1)))
+            .with_timeout(Duration::from_secs(self.timeout))
             .with_allow_insecure_http(self.allow_insecure_http);
         freshen_core::oauth::transport::check_url(&self.token_url, &transport)?;
-        // Building the HTTP request once validates scopes and parameters.
-        request.to_http_request()?;
         Ok(OAuthSource::new(
             request,
             UreqTransport::with_config(transport),

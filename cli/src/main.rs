@@ -9,11 +9,14 @@
 //! The client secret comes from `FRESHEN_CLIENT_SECRET` or
 //! `--client-secret-file`, never from a flag, and is never echoed.
 //!
-//! Exit codes: 0 success; 2 bad flags; 3 configuration cannot work (no
-//! secret, refused URL); 4 the token endpoint refused the credentials or the
-//! request (retrying will not help); 5 a passing failure (unreachable,
-//! timeout, 5xx, rate limited: retry later); 6 the endpoint's answer is not a
-//! usable token response.
+//! Exit codes: 0 success; 1 output could not be written; 2 bad flags; 3
+//! configuration cannot work (no secret, an empty client id, a refused URL);
+//! 4 the token endpoint refused the credentials or the request (retrying
+//! will not help); 5 a passing failure (unreachable, timeout, 5xx, rate
+//! limited: retry later); 6 the endpoint's answer is not a usable token
+//! response (including a token already expired on arrival). `watch` exits
+//! with the state at its end: 0 if it holds a usable token then, else the
+//! code of the last failure (see `freshen watch --help`).
 
 mod config;
 mod exit;
@@ -24,7 +27,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use freshen_core::BlockingTokenSource;
+use freshen_blocking::{BlockingCache, Mode};
+use freshen_core::ErrorKind;
 
 use crate::config::ClientArgs;
 
@@ -36,15 +40,31 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success, 2 bad flags, 3 configuration cannot work, \
-4 credentials or request refused by the token endpoint, 5 passing failure (retry later), \
-6 unusable response from the token endpoint.";
+const EXIT_CODES: &str = "\
+Exit codes: 0 success, 1 output could not be written, 2 bad flags, 3 configuration cannot work,
+4 credentials or request refused, 5 passing failure (retry later), 6 unusable response.
+`watch` exits with the state at its end: see `freshen watch --help`.";
+
+const TOKEN_EXIT_CODES: &str = "\
+Exit codes:
+  0  the token was printed
+  1  it could not be written
+  2  bad flags or arguments
+  3  the configuration cannot work: no secret, an empty client id or secret, a ':' in the id
+     with --auth basic, a token URL with a fragment or a password, plain http to a remote host
+  4  the token endpoint refused the credentials or the request (invalid_client, a bare 401
+     or 403, ...): retrying will not help
+  5  a passing failure (unreachable, timeout, 5xx, rate limited): retry later
+  6  the answer is not a usable token: not a token response, or a token already expired on
+     arrival (such as expires_in 0)";
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print an access token for a client-credentials configuration.
+    #[command(after_help = TOKEN_EXIT_CODES)]
     Token(ClientArgs),
     /// Keep a cache and print lifecycle events as they happen.
+    #[command(after_help = watch::EXIT_CODES)]
     Watch(watch::WatchArgs),
     /// Run the fleet simulator: a lazy cache, the seed's double cache and
     /// freshen, side by side in virtual time.
@@ -71,18 +91,35 @@ fn main() -> ExitCode {
 }
 
 /// `freshen token`: one request, the token on stdout, errors on stderr.
+///
+/// The response goes through the same machine as every cache (inline, no
+/// thread): a token the library would refuse, such as one with
+/// `expires_in: 0`, is refused here too, never printed.
 fn token(args: &ClientArgs) -> u8 {
-    let fetched = args.source().and_then(|source| source.fetch());
-    match fetched {
-        Ok(fetched) => {
+    let source = match args.source() {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("freshen: {e}");
+            return exit::for_error(&e);
+        }
+    };
+    let cache = BlockingCache::builder(source).mode(Mode::Inline).build();
+    match cache.token() {
+        Ok(token) => {
             let mut out = std::io::stdout().lock();
-            if writeln!(out, "{}", fetched.access_token.expose()).is_err() {
-                return 1;
+            if writeln!(out, "{}", token.secret()).is_err() {
+                return exit::FAILURE;
             }
             exit::OK
         }
         Err(e) => {
             eprintln!("freshen: {e}");
+            if matches!(e.kind(), ErrorKind::ExpiredOnArrival) {
+                eprintln!(
+                    "freshen: the token endpoint issued a token with no usable lifetime \
+                     (expires_in 0, or shorter than the round trip); not printing it"
+                );
+            }
             exit::for_error(&e)
         }
     }

@@ -1,4 +1,9 @@
 //! `freshen watch`: keep a cache and print its lifecycle as it happens.
+//!
+//! `--for` is a deadline, not a number of rounds: every wait (for the token
+//! endpoint, and between asks) is capped by the time left, so the watch ends
+//! within a few tens of milliseconds of it, whatever the endpoint is doing.
+//! The exit code is the state at the end ([`EXIT_CODES`]).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,11 +12,23 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use freshen_blocking::BlockingCache;
-use freshen_core::{Event, Phase, Policy};
+use freshen_core::{Event, Phase, Policy, Token};
 use serde_json::{Value, json};
 
-use crate::config::ClientArgs;
+use crate::config::{ClientArgs, seconds_at_least_one};
 use crate::exit;
+
+/// `freshen watch --help`'s exit codes (also in README.md).
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes: the state when the watch ends (after --for; without --for it runs until interrupted)
+  0  the cache held a usable token at the end, including after recovering from failures
+  1  output could not be written
+  2  bad flags or arguments
+  3  the configuration cannot work (checked before watching)
+  otherwise no usable token was held at the end; the code is that of the last failure:
+  4  the token endpoint refused the credentials or the request
+  5  a passing failure (unreachable, timeout, 5xx, rate limited), or no answer yet
+  6  an unusable response (including a token already expired on arrival)";
 
 /// `freshen watch` arguments.
 #[derive(Args, Debug)]
@@ -21,11 +38,12 @@ pub(crate) struct WatchArgs {
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Stop after this many seconds (default: run until interrupted).
-    #[arg(long = "for", value_name = "SECONDS")]
+    /// Stop after this many seconds, to within a few tens of milliseconds
+    /// (default: run until interrupted).
+    #[arg(long = "for", value_name = "SECONDS", value_parser = seconds_at_least_one)]
     pub duration: Option<u64>,
     /// Ask the cache for a token every this many seconds, as a client would.
-    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 1, value_name = "SECONDS", value_parser = seconds_at_least_one)]
     pub interval: u64,
 }
 
@@ -140,12 +158,15 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
     let deadline = args
         .duration
         .map(|secs| printer.start + Duration::from_secs(secs));
-    let interval = Duration::from_secs(args.interval.max(1));
-    let mut last_code = exit::OK;
+    // How long until the deadline (`None`: no deadline).
+    let time_left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let over = || time_left().is_some_and(|left| left.is_zero());
+    let interval = Duration::from_secs(args.interval);
+    let mut state = EndState::default();
     let mut last_generation = None;
-    loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return last_code;
+    'watch: loop {
+        if over() {
+            break;
         }
         let worker = {
             let cache = Arc::clone(&cache);
@@ -154,6 +175,11 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         let asked = Instant::now();
         let mut next_progress = asked + Duration::from_millis(500);
         while !worker.is_finished() {
+            if over() {
+                // The deadline binds the watch, not the endpoint: the ask
+                // still in flight is left behind.
+                break 'watch;
+            }
             if Instant::now() >= next_progress {
                 let waited = asked.elapsed().as_secs_f64();
                 printer.line(
@@ -162,11 +188,10 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
                 );
                 next_progress += Duration::from_millis(500);
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(capped(Duration::from_millis(20), time_left()));
         }
         match worker.join() {
             Ok(Ok(token)) => {
-                last_code = exit::OK;
                 if last_generation != Some(token.generation()) {
                     last_generation = Some(token.generation());
                     let now = cache.now();
@@ -187,16 +212,68 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
                         json!({ "event": "serving", "generation": token.generation().number(), "phase": phase, "expires_in_s": expires_in }),
                     );
                 }
+                state.served(token);
             }
             Ok(Err(e)) => {
-                last_code = exit::for_error(&e);
+                let code = exit::for_error(&e);
+                state.failed(code);
                 printer.line(
                     &format!("no token: {e}"),
-                    json!({ "event": "error", "error": e.to_string(), "exit_code": last_code }),
+                    json!({ "event": "error", "error": e.to_string(), "exit_code": code }),
                 );
             }
-            Err(_) => return 1,
+            Err(_) => return exit::FAILURE,
         }
-        thread::sleep(interval);
+        thread::sleep(capped(interval, time_left()));
+    }
+    let usable = cache.cached().is_some() || state.still_usable(cache.now());
+    let code = if usable {
+        exit::OK
+    } else {
+        state.last_failure.unwrap_or(exit::UNAVAILABLE)
+    };
+    let text = if usable {
+        String::from("watch ended holding a usable token")
+    } else if state.last_failure.is_some() {
+        String::from("watch ended with no usable token")
+    } else {
+        String::from("watch ended before the token endpoint answered")
+    };
+    printer.line(
+        &format!("{text} (exit {code})"),
+        json!({ "event": "end", "usable": usable, "exit_code": code }),
+    );
+    code
+}
+
+/// `wait`, but no longer than the time left.
+fn capped(wait: Duration, left: Option<Duration>) -> Duration {
+    left.map_or(wait, |left| wait.min(left))
+}
+
+/// What the watch saw last, for its exit code.
+#[derive(Default)]
+struct EndState {
+    /// The last token served.
+    token: Option<Arc<Token>>,
+    /// The exit code of the last failure, if the last ask failed.
+    last_failure: Option<u8>,
+}
+
+impl EndState {
+    fn served(&mut self, token: Arc<Token>) {
+        self.token = Some(token);
+        self.last_failure = None;
+    }
+
+    fn failed(&mut self, code: u8) {
+        self.last_failure = Some(code);
+    }
+
+    /// Whether the last token served can still be handed out at `now`.
+    fn still_usable(&self, now: freshen_core::Instant) -> bool {
+        self.token
+            .as_ref()
+            .is_some_and(|t| t.phase(now) != Phase::Expired)
     }
 }

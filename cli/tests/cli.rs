@@ -117,6 +117,56 @@ fn wrong_secret_exits_4_without_echoing_it() {
 }
 
 #[test]
+fn bare_401_without_body_exits_4() {
+    for status in [401, 403] {
+        let server = FaultServer::start(Fault::status(status));
+        let out = freshen(
+            &[
+                "token",
+                "--token-url",
+                &server.token_url(),
+                "--client-id",
+                "cli",
+            ],
+            Some(SECRET),
+        );
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{status}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains("refused the client"), "{stderr}");
+        assert!(stderr.contains(&format!("HTTP {status}")), "{stderr}");
+        assert!(!stderr.contains(SECRET));
+    }
+}
+
+#[test]
+fn transient_failure_reads_as_passing() {
+    let server = FaultServer::start(Fault::OAuthError {
+        status: 503,
+        error: "temporarily_unavailable".into(),
+        description: Some("maintenance".into()),
+    });
+    let out = freshen(
+        &[
+            "token",
+            "--token-url",
+            &server.token_url(),
+            "--client-id",
+            "cli",
+        ],
+        Some(SECRET),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("temporarily unavailable (HTTP 503"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("retrying later can help"), "{stderr}");
+    assert!(!stderr.contains("refused"), "{stderr}");
+}
+
+#[test]
 fn unreachable_endpoint_exits_5() {
     let out = freshen(
         &["token", "--token-url", &refused_url(), "--client-id", "cli"],
@@ -276,4 +326,260 @@ fn simulate_prints_the_stacks_side_by_side_and_writes_a_plot() {
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
     let bad = freshen(&["simulate", "--instances", "0"], None);
     assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
+}
+
+/// `freshen token` against `url` with the usual client, and the output.
+fn token_from(url: &str) -> Output {
+    freshen(
+        &["token", "--token-url", url, "--client-id", "cli"],
+        Some(SECRET),
+    )
+}
+
+#[test]
+fn cli_token_refuses_expires_in_zero() {
+    let server = FaultServer::start(Fault::token("zero-lifetime-token", 0));
+    let out = token_from(&server.token_url());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stdout.is_empty(), "printed an unusable token: {stdout}");
+    assert!(stderr.contains("no usable lifetime"), "{stderr}");
+    assert!(!stderr.contains("zero-lifetime-token"), "{stderr}");
+    // A short but usable lifetime is still printed.
+    let server = FaultServer::start(Fault::token("short-token", 5));
+    let out = token_from(&server.token_url());
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(text(&out).0, "short-token\n");
+}
+
+#[test]
+fn timeout_zero_is_rejected() {
+    for args in [
+        &["token", "--timeout", "0"][..],
+        &["watch", "--timeout", "0"][..],
+        &["watch", "--interval", "0"][..],
+        &["watch", "--for", "0"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend([
+            "--token-url",
+            "https://idp.example/token",
+            "--client-id",
+            "cli",
+        ]);
+        let out = freshen(&all, Some(SECRET));
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("must be at least 1 second"), "{stderr}");
+    }
+    let out = freshen(&["token", "--timeout", "soon"], Some(SECRET));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("whole number of seconds"));
+}
+
+#[test]
+fn token_url_with_fragment_is_rejected() {
+    let server = endpoint();
+    let out = token_from(&format!("{}#fragment", server.token_url()));
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("fragment"), "{stderr}");
+    assert!(server.requests().is_empty(), "nothing may be sent");
+}
+
+#[test]
+fn bad_token_url_reports_what_is_wrong_without_the_password() {
+    for (url, why) in [
+        ("https://admin:PW-9f8e7d@idp example/token", "whitespace"),
+        (
+            "https://admin:PW-9f8e7d@idp.example:99999/token",
+            "above 65535",
+        ),
+        ("idp.example/token", "not an absolute URL"),
+        ("https://admin:PW-9f8e7d@idp.example/token", "password"),
+    ] {
+        let out = token_from(url);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{url}: {stderr}");
+        assert!(stderr.contains(why), "{url}: {stderr}");
+        assert!(!stderr.contains("unparseable"), "{stderr}");
+        assert!(
+            !stderr.contains("PW-9f8e7d") && !stdout.contains("PW-9f8e7d"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn empty_client_id_is_a_config_error() {
+    let server = endpoint();
+    let out = freshen(
+        &[
+            "token",
+            "--token-url",
+            &server.token_url(),
+            "--client-id",
+            "",
+        ],
+        Some(SECRET),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("client id is empty"), "{stderr}");
+    assert!(server.requests().is_empty(), "nothing may be sent");
+}
+
+#[test]
+fn client_id_with_colon_under_basic_is_a_config_error() {
+    let server = FaultServer::with_fn(|r| match r.form_value("client_id") {
+        Some(id) if id == "tenant:app" => Fault::token("post-token", 60),
+        _ => Fault::oauth_error("invalid_client"),
+    });
+    let url = server.token_url();
+    let basic = freshen(
+        &["token", "--token-url", &url, "--client-id", "tenant:app"],
+        Some(SECRET),
+    );
+    let (_, stderr) = text(&basic);
+    assert_eq!(basic.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("client_secret_post"), "{stderr}");
+    assert!(server.requests().is_empty(), "nothing may be sent");
+    // In the body the id is unambiguous.
+    let post = freshen(
+        &[
+            "token",
+            "--token-url",
+            &url,
+            "--client-id",
+            "tenant:app",
+            "--auth",
+            "post",
+        ],
+        Some(SECRET),
+    );
+    assert_eq!(post.status.code(), Some(0), "{:?}", text(&post));
+    assert_eq!(text(&post).0, "post-token\n");
+}
+
+#[test]
+fn empty_client_secret_is_a_config_error() {
+    let server = endpoint();
+    let out = freshen(
+        &[
+            "token",
+            "--token-url",
+            &server.token_url(),
+            "--client-id",
+            "cli",
+        ],
+        Some(""),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("client secret is empty"), "{stderr}");
+    assert!(server.requests().is_empty(), "nothing may be sent");
+}
+
+/// `freshen watch` with `args` against `url`; the output and how long it ran.
+fn watch(url: &str, args: &[&str]) -> (Output, Duration) {
+    let mut all = vec!["watch", "--json", "--token-url", url, "--client-id", "cli"];
+    all.extend_from_slice(args);
+    let started = std::time::Instant::now();
+    let out = freshen(&all, Some(SECRET));
+    (out, started.elapsed())
+}
+
+fn events(out: &Output) -> Vec<serde_json::Value> {
+    text(out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect()
+}
+
+#[test]
+fn watch_for_is_honoured_while_the_endpoint_hangs() {
+    // The endpoint answers after 10 s; the transport would wait 30 s.
+    let server = FaultServer::start(Fault::slow(
+        Duration::from_secs(10),
+        Fault::token("late-token", 60),
+    ));
+    let (out, took) = watch(&server.token_url(), &["--for", "2", "--timeout", "30"]);
+    assert!(
+        took < Duration::from_millis(3500),
+        "--for 2 ran {took:?}: {:?}",
+        text(&out)
+    );
+    // No token at the end: the endpoint had not answered (a passing state).
+    assert_eq!(out.status.code(), Some(5), "{:?}", text(&out));
+    let end = events(&out).pop().unwrap();
+    assert_eq!(end["event"], "end");
+    assert_eq!(end["usable"], false);
+}
+
+#[test]
+fn watch_for_caps_the_wait_between_asks() {
+    let server = FaultServer::start(Fault::token("steady-token", 3600));
+    let (out, took) = watch(&server.token_url(), &["--for", "2", "--interval", "30"]);
+    assert!(took < Duration::from_millis(3500), "--for 2 ran {took:?}");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
+#[test]
+fn watch_exit_code_is_the_state_at_the_end() {
+    // A 503 first (retry after 3 s), then tokens: the cache's prefetch timer
+    // recovers on its own between two asks of the watch.
+    let server = FaultServer::start(vec![
+        Fault::Raw {
+            status: 503,
+            headers: vec![
+                ("Content-Type".into(), "text/plain".into()),
+                ("Retry-After".into(), "3".into()),
+            ],
+            body: b"maintenance".to_vec(),
+        },
+        Fault::token("recovered-token-1", 3600),
+        Fault::token("recovered-token-2", 3600),
+    ]);
+    let (out, took) = watch(&server.token_url(), &["--for", "7", "--interval", "30"]);
+    let events = events(&out);
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(took < Duration::from_millis(8500), "--for 7 ran {took:?}");
+    assert!(kinds.contains(&"error"), "{kinds:?}");
+    assert!(kinds.contains(&"refresh_succeeded"), "{kinds:?}");
+    assert_eq!(out.status.code(), Some(0), "recovered = success: {kinds:?}");
+    let end = events.last().unwrap();
+    assert_eq!(
+        (end["event"].as_str(), end["usable"].as_bool()),
+        (Some("end"), Some(true))
+    );
+}
+
+#[test]
+fn watch_exits_with_the_last_failure_when_it_never_recovers() {
+    for (fault, code) in [(Fault::status(401), 4), (Fault::Html, 6)] {
+        let server = FaultServer::start(fault);
+        let (out, took) = watch(&server.token_url(), &["--for", "2"]);
+        assert!(took < Duration::from_millis(3500), "ran {took:?}");
+        assert_eq!(out.status.code(), Some(code), "{:?}", text(&out));
+        assert_eq!(events(&out).pop().unwrap()["exit_code"], code);
+    }
+}
+
+#[test]
+fn watch_help_documents_its_exit_codes() {
+    let out = freshen(&["watch", "--help"], None);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    for needle in [
+        "Exit codes",
+        "the state when the watch ends",
+        "0  the cache held a usable token at the end, including after recovering",
+        "4  the token endpoint refused",
+        "5  a passing failure",
+    ] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+    let out = freshen(&["token", "--help"], None);
+    assert!(text(&out).0.contains("expires_in 0"), "{}", text(&out).0);
 }

@@ -10,7 +10,8 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
-use crate::oauth_error::OAuthError;
+use crate::oauth::ConfigError;
+use crate::oauth_error::{ErrorCode, OAuthError, ProviderError};
 
 /// Whether retrying can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,6 +38,17 @@ pub enum ErrorKind {
         /// The HTTP status code.
         status: u16,
     },
+    /// The token endpoint refused the client with HTTP 401 or 403 and no
+    /// OAuth2 error code (a bare status, or only a provider's own code such
+    /// as Okta's `E0000011` or Google's `PERMISSION_DENIED`): the
+    /// credentials, or the client's permissions, were refused. Permanent,
+    /// like `invalid_client`.
+    Refused(ProviderError),
+    /// The token endpoint answered an error with no OAuth2 error code, in a
+    /// provider's own envelope (Okta's `E0000047`, Auth0's
+    /// `too_many_requests`, a Databricks `error_code` that is not an OAuth
+    /// code, a message only). Classified by its status.
+    Provider(ProviderError),
     /// The response could not be understood (HTML, truncated JSON, no
     /// `access_token`, an absurd lifetime, an unsupported `token_type`).
     InvalidResponse(String),
@@ -66,8 +78,9 @@ pub enum ErrorKind {
     AttemptLost,
     /// The cache was shut down while the caller waited.
     Closed,
-    /// The caller's request to the source was malformed or misconfigured.
-    Config(String),
+    /// The caller's request to the source was malformed or misconfigured
+    /// (see [`ConfigError`]: it says what to fix).
+    Config(ConfigError),
 }
 
 /// A shared, cloneable error from one attempt. Every waiter of the attempt
@@ -157,12 +170,39 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let transient = self.0.retry == Retry::Transient;
         match &self.0.kind {
-            ErrorKind::OAuth(e) => write!(f, "token endpoint refused: {e}")?,
+            // A passing failure must not read as a verdict, nor a verdict as
+            // something that will pass.
+            ErrorKind::OAuth(e) if transient => {
+                let state = passing_state(e.status, Some(&e.code));
+                write!(f, "token endpoint {state} (HTTP {}, {}", e.status, e.code)?;
+                if let Some(d) = &e.description {
+                    write!(f, ": {d}")?;
+                }
+                f.write_str("); retrying later can help")?;
+            }
+            ErrorKind::OAuth(e) => write!(f, "token endpoint refused the request: {e}")?,
+            ErrorKind::Status { status } if transient => write!(
+                f,
+                "token endpoint {} (HTTP {status}, no OAuth2 error); retrying later can help",
+                passing_state(*status, None)
+            )?,
             ErrorKind::Status { status } => write!(
                 f,
                 "token endpoint answered HTTP {status} with no OAuth2 error"
             )?,
+            ErrorKind::Refused(p) => write!(
+                f,
+                "token endpoint refused the client ({p}); check the client id, its secret \
+                 and what the client is allowed to request"
+            )?,
+            ErrorKind::Provider(p) if transient => write!(
+                f,
+                "token endpoint {} ({p}); retrying later can help",
+                passing_state(p.status, None)
+            )?,
+            ErrorKind::Provider(p) => write!(f, "token endpoint refused the request ({p})")?,
             ErrorKind::InvalidResponse(why) => write!(f, "invalid token response: {why}")?,
             ErrorKind::ResponseTooLarge { limit } => {
                 write!(f, "token response larger than the {limit}-byte limit")?
@@ -190,12 +230,65 @@ impl fmt::Display for Error {
     }
 }
 
+/// What a passing failure is, in words: "token endpoint {state}".
+fn passing_state(status: u16, code: Option<&ErrorCode>) -> &'static str {
+    match (code, status) {
+        (Some(ErrorCode::TemporarilyUnavailable), _) | (_, 503) => "is temporarily unavailable",
+        (Some(ErrorCode::ServerError), _) => "failed with a server error",
+        (Some(ErrorCode::SlowDown | ErrorCode::AuthorizationPending), _) => {
+            "asks the client to wait"
+        }
+        (_, 429) => "is rate limiting requests",
+        (_, 408) => "timed out the request",
+        (_, 500..=599) => "failed with a server error",
+        _ => "failed for now",
+    }
+}
+
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use alloc::format;
+    use alloc::string::String;
+
+    #[test]
+    fn transient_and_permanent_errors_read_differently() {
+        let oauth = |code: &str, status| {
+            ErrorKind::OAuth(OAuthError {
+                code: ErrorCode::parse(code),
+                description: Some(String::from("try later")),
+                uri: None,
+                status,
+            })
+        };
+        let passing = Error::transient(oauth("temporarily_unavailable", 503));
+        assert_eq!(
+            format!("{passing}"),
+            "token endpoint is temporarily unavailable (HTTP 503, temporarily_unavailable: \
+             try later); retrying later can help"
+        );
+        let verdict = Error::permanent(oauth("invalid_client", 401));
+        assert_eq!(
+            format!("{verdict}"),
+            "token endpoint refused the request: invalid_client (HTTP 401): try later"
+        );
+        let limited = Error::transient(ErrorKind::Status { status: 429 })
+            .with_retry_after(Duration::from_secs(7));
+        assert_eq!(
+            format!("{limited}"),
+            "token endpoint is rate limiting requests (HTTP 429, no OAuth2 error); \
+             retrying later can help (server asks to retry after 7s)"
+        );
+        let refused = Error::permanent(ErrorKind::Refused(ProviderError::new(401)));
+        assert!(format!("{refused}").starts_with("token endpoint refused the client (HTTP 401)"));
+        for e in [&passing, &limited] {
+            assert!(!format!("{e}").contains("refused"), "{e}");
+        }
+    }
 
     #[test]
     fn clones_are_the_same_error() {

@@ -51,7 +51,7 @@ pub mod token;
 pub use error::{Error, ErrorKind, Retry};
 pub use event::{AttemptId, Event, RefreshReason};
 pub use machine::{Decision, Machine, Resolution, Ticket, Timers};
-pub use oauth_error::{ErrorCode, OAuthError};
+pub use oauth_error::{ErrorCode, OAuthError, ProviderError};
 pub use policy::{DEFAULT_LIFETIME, Policy, PolicyBuilder, PolicyError, Schedule};
 pub use secret::Secret;
 pub use source::{BlockingTokenSource, TokenSource};

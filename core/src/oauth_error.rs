@@ -34,6 +34,17 @@ pub enum ErrorCode {
     SlowDown,
     /// `expired_token` (RFC 8628 device flow).
     ExpiredToken,
+    /// `invalid_token` (RFC 6750 §3.1; some servers use it for a rejected
+    /// subject or refresh token).
+    InvalidToken,
+    /// `unsupported_token_type` (RFC 7009 §2.2.1, RFC 8693).
+    UnsupportedTokenType,
+    /// `invalid_dpop_proof` (RFC 9449 §5).
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8).
+    UseDpopNonce,
+    /// `invalid_authorization_details` (RFC 9396 §5).
+    InvalidAuthorizationDetails,
     /// Any other code, as the server sent it.
     Other(String),
 }
@@ -55,6 +66,11 @@ impl ErrorCode {
             "authorization_pending" => Self::AuthorizationPending,
             "slow_down" => Self::SlowDown,
             "expired_token" => Self::ExpiredToken,
+            "invalid_token" => Self::InvalidToken,
+            "unsupported_token_type" => Self::UnsupportedTokenType,
+            "invalid_dpop_proof" => Self::InvalidDpopProof,
+            "use_dpop_nonce" => Self::UseDpopNonce,
+            "invalid_authorization_details" => Self::InvalidAuthorizationDetails,
             other => Self::Other(String::from(other)),
         }
     }
@@ -75,8 +91,19 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidToken => "invalid_token",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
             Self::Other(code) => code,
         }
+    }
+
+    /// Whether this is a code freshen knows (RFC 6749 §5.2 and the
+    /// extensions above), as opposed to [`ErrorCode::Other`].
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Self::Other(_))
     }
 
     /// Whether a retry can succeed without someone changing the
@@ -122,6 +149,62 @@ impl fmt::Display for OAuthError {
         write!(f, "{} (HTTP {})", self.code, self.status)?;
         if let Some(d) = &self.description {
             write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An error response with no OAuth2 error code: what the provider said in
+/// its own terms, if anything (Okta's `errorCode`/`errorSummary`, Google's
+/// `error.status`/`error.message`, Databricks' `error_code`/`message`,
+/// PingOne's `code`/`message`, Entra's first AADSTS code). Servers do not
+/// put secrets here; freshen also removes any secret of the request that a
+/// server echoes back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The provider's own code (`E0000047`, `PERMISSION_DENIED`,
+    /// `AADSTS7000215`), if it sent one.
+    pub code: Option<String>,
+    /// The provider's message or summary, if it sent one.
+    pub message: Option<String>,
+}
+
+impl ProviderError {
+    /// An error with `status` and nothing else.
+    pub fn new(status: u16) -> Self {
+        ProviderError {
+            status,
+            code: None,
+            message: None,
+        }
+    }
+
+    /// Sets the provider's own code.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the provider's message.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, ", {code}")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
         }
         Ok(())
     }

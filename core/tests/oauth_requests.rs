@@ -11,8 +11,8 @@
 use freshen_core::ErrorKind;
 use freshen_core::oauth::grant::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use freshen_core::oauth::{
-    AuthMethod, ClientAuth, Grant, HttpRequest, HttpResponse, Method, ParseOptions, TokenExchange,
-    TokenRequest, parse_token_response,
+    AuthMethod, ClientAuth, ConfigError, Grant, HttpRequest, HttpResponse, Method, ParseOptions,
+    TokenExchange, TokenRequest, parse_token_response,
 };
 
 const URL: &str = "https://idp.example/oauth2/token";
@@ -107,19 +107,21 @@ fn client_credentials_with_basic_auth_by_default() {
 #[test]
 fn basic_auth_form_encodes_id_and_secret_before_base64() {
     let secret = "p:a+s s%wörd/=&";
-    let client = ClientAuth::basic("id:with space", secret);
+    // (A ':' in the id is refused under Basic: see
+    // `client_id_with_colon_under_basic_is_a_config_error`.)
+    let client = ClientAuth::basic("id with+é", secret);
     assert_eq!(client.method(), AuthMethod::ClientSecretBasic);
     let req = TokenRequest::client_credentials(URL, client)
         .to_http_request()
         .unwrap();
     let creds = basic_credentials(&req);
-    assert_eq!(creds, "id%3Awith+space:p%3Aa%2Bs+s%25w%C3%B6rd%2F%3D%26");
+    assert_eq!(creds, "id+with%2B%C3%A9:p%3Aa%2Bs+s%25w%C3%B6rd%2F%3D%26");
     // Exactly one unencoded ':' separates them, and each half decodes back.
     let (id, sec) = creds.split_once(':').unwrap();
     assert!(!sec.contains(':'));
     assert_eq!(
         (decode(id).as_str(), decode(sec).as_str()),
-        ("id:with space", secret)
+        ("id with+é", secret)
     );
     // Nothing about the client goes in the body.
     let p = pairs(&req);
@@ -225,11 +227,7 @@ fn token_exchange_parameters() {
 fn refresh_grant_keeps_a_rotated_refresh_token() {
     let mut request = TokenRequest::refresh(URL, ClientAuth::new("c", "s"), "rt-old");
     let respond = |body: &str| {
-        let resp = HttpResponse {
-            status: 200,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        };
+        let resp = HttpResponse::new(200, body.as_bytes());
         parse_token_response(&resp, None, &ParseOptions::default()).unwrap()
     };
     // No new refresh token, or an empty one: keep the old one.
@@ -303,4 +301,198 @@ fn secrets_never_show_in_debug() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
     assert!(shown.contains("visible-id"));
+}
+
+/// The configuration error a request is refused with, before anything is sent.
+fn config_error(request: &TokenRequest) -> ConfigError {
+    let e = request
+        .to_http_request()
+        .expect_err("refused before anything is sent");
+    assert!(e.is_permanent(), "{e:?}");
+    match e.kind() {
+        ErrorKind::Config(c) => c.clone(),
+        other => panic!("not a config error: {other:?}"),
+    }
+}
+
+#[test]
+fn empty_client_id_is_a_config_error() {
+    for client in [
+        ClientAuth::basic("", "s3cret"),
+        ClientAuth::post("", "s3cret"),
+        ClientAuth::public(""),
+        ClientAuth::basic("  ", "s3cret"),
+    ] {
+        let request = TokenRequest::client_credentials(URL, client);
+        assert_eq!(config_error(&request), ConfigError::EmptyClientId);
+    }
+    // Whatever the grant.
+    let refresh = TokenRequest::refresh(URL, ClientAuth::public(""), "rt");
+    assert_eq!(config_error(&refresh), ConfigError::EmptyClientId);
+}
+
+#[test]
+fn client_id_with_colon_under_basic_is_a_config_error() {
+    let request = TokenRequest::client_credentials(URL, ClientAuth::basic("tenant:app", "s3cret"));
+    let e = config_error(&request);
+    assert_eq!(e, ConfigError::ClientIdHasColon);
+    assert!(e.to_string().contains("client_secret_post"), "{e}");
+    // In the body the id is form-encoded and unambiguous: allowed.
+    let post = TokenRequest::client_credentials(URL, ClientAuth::post("tenant:app", "s3cret"));
+    let p = pairs(&post.to_http_request().unwrap());
+    assert_eq!(get(&p, "client_id"), ["tenant:app"]);
+}
+
+#[test]
+fn empty_client_secret_is_a_config_error() {
+    for (client, method) in [
+        (ClientAuth::basic("app", ""), AuthMethod::ClientSecretBasic),
+        (ClientAuth::post("app", ""), AuthMethod::ClientSecretPost),
+    ] {
+        let request = TokenRequest::client_credentials(URL, client);
+        assert_eq!(
+            config_error(&request),
+            ConfigError::EmptyClientSecret { method }
+        );
+    }
+    // A public client sends no secret at all: nothing to refuse.
+    let public = TokenRequest::refresh(URL, ClientAuth::public("app"), "rt");
+    assert!(public.to_http_request().is_ok());
+}
+
+#[test]
+fn token_url_with_fragment_is_rejected() {
+    for url in [
+        "https://idp.example/oauth2/token#frag",
+        "https://idp.example/oauth2/token?x=1#",
+        "https://idp.example#/token",
+    ] {
+        let request = TokenRequest::client_credentials(url, ClientAuth::new("c", "s3cret"));
+        let e = config_error(&request);
+        assert!(
+            matches!(e, ConfigError::TokenUrlHasFragment { .. }),
+            "{url}: {e:?}"
+        );
+        assert!(e.to_string().contains("RFC 6749 §3.2"), "{e}");
+    }
+    // A query is allowed (RFC 6749 §3.2).
+    let query = TokenRequest::client_credentials(
+        "https://idp.example/token?tenant=a",
+        ClientAuth::new("c", "s3cret"),
+    );
+    assert!(query.to_http_request().is_ok());
+}
+
+#[test]
+fn token_url_with_userinfo_is_rejected_without_showing_the_password() {
+    let url = "https://admin:hunter2-PASSWORD@idp.example/token";
+    let request = TokenRequest::client_credentials(url, ClientAuth::new("c", "s3cret"));
+    let e = config_error(&request);
+    assert!(
+        matches!(e, ConfigError::TokenUrlHasUserinfo { .. }),
+        "{e:?}"
+    );
+    let shown = format!("{e} {e:?} {request:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("admin"), "{shown}");
+    assert!(shown.contains("idp.example"), "{shown}");
+}
+
+#[test]
+fn bad_token_url_says_what_is_wrong() {
+    let cases = [
+        ("", "empty"),
+        ("idp.example/token", "not an absolute URL"),
+        ("ftp://idp.example/token", "scheme other than http or https"),
+        ("https:///token", "no host"),
+        ("https://idp.example:99999/token", "above 65535"),
+        ("https://idp.example:44x/token", "not a number"),
+        ("https://idp example/token", "whitespace"),
+        ("https://idp.example\\@evil/token", "backslash"),
+        ("https://[::1/token", "no closing bracket"),
+        ("https://[nope]/token", "not a valid address"),
+        ("https://idé.example/token", "non-ASCII"),
+    ];
+    for (url, why) in cases {
+        let request = TokenRequest::client_credentials(url, ClientAuth::new("c", "s3cret"));
+        let msg = config_error(&request).to_string();
+        assert!(msg.contains(why), "{url:?}: {msg}");
+        assert!(!msg.contains("unparseable"), "{msg}");
+    }
+    // A password in a URL that cannot be read is never shown either, even
+    // when it holds what looks like a path.
+    for url in [
+        "https://user:pass/word@idp.example:99999/token?code=x",
+        "https://user:secretword@idp example/token",
+    ] {
+        let request = TokenRequest::client_credentials(url, ClientAuth::new("c", "s3cret"));
+        let msg = config_error(&request).to_string();
+        assert!(
+            !msg.contains("secretword") && !msg.contains("word@") && !msg.contains("code=x"),
+            "{msg}"
+        );
+        assert!(msg.contains("idp"), "{msg}");
+    }
+}
+
+/// Compiles only for a type that wipes itself on drop.
+fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+#[test]
+fn request_and_response_buffers_zeroize_on_drop() {
+    let request = TokenRequest::refresh(URL, ClientAuth::basic("app", "CLIENT-SECRET"), "RT")
+        .to_http_request()
+        .unwrap();
+    // The body holds the refresh token, the Authorization value the secret.
+    wiped_on_drop(&request.body);
+    let (_, authorization) = request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .unwrap();
+    wiped_on_drop(authorization);
+    for (_, value) in &request.headers {
+        wiped_on_drop(value);
+    }
+    // What a transport hands back, with the tokens in its body.
+    let response = HttpResponse::new(200, &br#"{"access_token":"AT"}"#[..]);
+    wiped_on_drop(&response.body);
+    // Clones are wiped too (a transport clones a request to follow a 307).
+    wiped_on_drop(&request.clone().body);
+    // A 303 turns the POST into a GET: its body is wiped, not just emptied.
+    let next = freshen_core::oauth::transport::next_redirect(&request, 303, Some("/v2"), 0)
+        .unwrap()
+        .unwrap();
+    assert!(next.body.is_empty() && next.method == Method::Get);
+}
+
+/// A transport that answers with a fixed response.
+struct Canned(HttpResponse);
+
+impl freshen_core::oauth::Transport for Canned {
+    fn send(&self, _request: &HttpRequest) -> Result<HttpResponse, freshen_core::Error> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn secrets_echoed_by_the_server_never_reach_the_error() {
+    use freshen_core::BlockingTokenSource;
+    use freshen_core::oauth::OAuthSource;
+    let echo = HttpResponse::new(
+        400,
+        &br#"{"error":"invalid_grant","error_description":"refresh token RT-ECHOED-1 for client secret CS-ECHOED-2 is revoked","errorCode":"E-CS-ECHOED-2"}"#[..],
+    );
+    let request = TokenRequest::refresh(URL, ClientAuth::post("app", "CS-ECHOED-2"), "RT-ECHOED-1");
+    let source = OAuthSource::new(request, Canned(echo));
+    let e = source.fetch().unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(
+        !shown.contains("RT-ECHOED-1") && !shown.contains("CS-ECHOED-2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("<redacted>") && shown.contains("invalid_grant"),
+        "{shown}"
+    );
 }

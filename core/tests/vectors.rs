@@ -1,5 +1,5 @@
-//! Every token-response vector in `shared/token-responses/` (or
-//! `$FRESHEN_VECTORS_DIR`) is parsed and checked against its `expect`.
+//! Every token-response vector in `core/tests/vectors/` (the format is in
+//! that directory's README.md) is parsed and checked against its `expect`.
 //! New files are picked up with no code change; an `expect` key this test
 //! does not know fails it, so a new kind of expectation cannot be skipped
 //! silently.
@@ -35,13 +35,13 @@ const KNOWN_KEYS: &[&str] = &[
     "retry_after_seconds",
     "retry_at_epoch",
     "min_poll_interval_seconds",
+    "provider_code",
+    "kind",
 ];
 
+/// The vectors live in the repository, next to this test.
 fn vectors_dir() -> PathBuf {
-    match std::env::var_os("FRESHEN_VECTORS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/token-responses"),
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
 fn response(v: &Value) -> Result<HttpResponse, String> {
@@ -64,11 +64,9 @@ fn response(v: &Value) -> Result<HttpResponse, String> {
         Value::Null => Vec::new(),
         other => serde_json::to_vec(other).unwrap(),
     };
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    let mut response = HttpResponse::new(status, body);
+    response.headers = headers;
+    Ok(response)
 }
 
 fn secs(v: &Value, key: &str) -> Result<Option<Duration>, String> {
@@ -192,6 +190,8 @@ fn check_error(
                 Ok(want) => check_eq(key, e.min_poll_interval(), want, errs),
                 Err(err) => errs.push(err),
             },
+            "provider_code" => check_eq(key, e.provider_code(), want.as_str(), errs),
+            "kind" => check_eq(key, Some(kind_tag(e.kind())), want.as_str(), errs),
             "assume_now_epoch" => {}
             other if KNOWN_KEYS.contains(&other) => {
                 errs.push(format!("expect.{other} does not apply to an error"));
@@ -223,7 +223,33 @@ fn check_error(
         (ErrorKind::Status { status }, None) => {
             check_eq("error.kind status", *status, e.status(), errs)
         }
+        (ErrorKind::Refused(p) | ErrorKind::Provider(p), None) => {
+            check_eq("error.kind status", p.status, e.status(), errs);
+            check_eq(
+                "error.kind provider code",
+                p.code.as_deref(),
+                e.provider_code(),
+                errs,
+            );
+        }
         (kind, code) => errs.push(format!("error.kind {kind:?} does not match code {code:?}")),
+    }
+    // A 401 or 403 without an OAuth code is a refusal, whatever the body.
+    if matches!(e.status(), 401 | 403) && e.error_code().is_none() {
+        check_eq("kind of a 401/403", kind_tag(e.kind()), "refused", errs);
+    }
+}
+
+/// The name of an error kind in the vectors' `expect.kind`.
+fn kind_tag(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::OAuth(_) => "oauth",
+        ErrorKind::Refused(_) => "refused",
+        ErrorKind::Provider(_) => "provider",
+        ErrorKind::Status { .. } => "status",
+        ErrorKind::InvalidResponse(_) => "invalid_response",
+        ErrorKind::ResponseTooLarge { .. } => "too_large",
+        _ => "other",
     }
 }
 

@@ -28,7 +28,7 @@ fuzz_target!(|input: Input| {
     let resp = HttpResponse {
         status: input.status,
         headers: input.headers,
-        body: input.body,
+        body: input.body.into(),
     };
     match parse_token_response(&resp, input.now_epoch_secs, &options) {
         Ok(token) => {

@@ -93,24 +93,18 @@ impl<T: Transport> AsyncTransport for Blocking<T> {
 
 /// A token request as the core builds one: a form `POST` with Basic auth.
 pub fn token_request(url: &str) -> HttpRequest {
-    HttpRequest {
-        method: Method::Post,
-        url: url.to_string(),
-        headers: vec![
-            (
-                "Content-Type".into(),
-                "application/x-www-form-urlencoded".into(),
-            ),
-            ("Accept".into(), "application/json".into()),
-            // client:s3cr3t-never-shown
-            (
-                "Authorization".into(),
-                "Basic Y2xpZW50OnMzY3IzdC1uZXZlci1zaG93bg==".into(),
-            ),
-            ("X-Request-Id".into(), "suite-1".into()),
-        ],
-        body: format!("grant_type=client_credentials&client_secret={SECRET}").into_bytes(),
-    }
+    HttpRequest::new(Method::Post, url)
+        .with_header("Content-Type", "application/x-www-form-urlencoded")
+        .with_header("Accept", "application/json")
+        // client:s3cr3t-never-shown
+        .with_header(
+            "Authorization",
+            "Basic Y2xpZW50OnMzY3IzdC1uZXZlci1zaG93bg==",
+        )
+        .with_header("X-Request-Id", "suite-1")
+        .with_body(format!(
+            "grant_type=client_credentials&client_secret={SECRET}"
+        ))
 }
 
 fn assert_no_secret(e: &Error) {
@@ -163,7 +157,7 @@ pub async fn ok_response_intact<T: AsyncTransport>(make: impl Fn(TransportConfig
     let request = token_request(&server.url("/token?x=1"));
     let response = expect_ok(t.send(request.clone()).await, "200");
     assert_eq!(response.status, 200);
-    assert_eq!(response.body, body);
+    assert_eq!(response.body.as_slice(), body.as_slice());
     assert_eq!(response.header("x-fault"), Some("intact"));
     assert_eq!(
         response.header("content-type"),
@@ -175,7 +169,7 @@ pub async fn ok_response_intact<T: AsyncTransport>(make: impl Fn(TransportConfig
     let got = &requests[0];
     assert_eq!(got.method, "POST");
     assert_eq!(got.path, "/token?x=1");
-    assert_eq!(got.body, request.body);
+    assert_eq!(got.body.as_slice(), request.body.as_slice());
     assert_eq!(
         got.basic_auth(),
         Some(("client".to_string(), SECRET.to_string()))
@@ -199,15 +193,11 @@ pub async fn token_and_get<T: AsyncTransport>(make: impl Fn(TransportConfig) -> 
     let response = expect_ok(t.send(token_request(&server.token_url())).await, "token");
     assert_eq!(response.status, 200);
     assert_eq!(
-        response.body,
+        response.body.as_slice(),
         br#"{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}"#
     );
-    let get = HttpRequest {
-        method: Method::Get,
-        url: server.url("/metadata/token"),
-        headers: vec![("Metadata-Flavor".into(), "Google".into())],
-        body: Vec::new(),
-    };
+    let get = HttpRequest::new(Method::Get, server.url("/metadata/token"))
+        .with_header("Metadata-Flavor", "Google");
     let response = expect_ok(t.send(get).await, "GET");
     assert_eq!(response.status, 200);
     let last = server.last_request().unwrap();
@@ -420,7 +410,7 @@ pub async fn same_origin_307_followed<T: AsyncTransport>(make: impl Fn(Transport
         let second = &requests[1];
         assert_eq!(second.method, "POST");
         assert_eq!(second.path, "/token2");
-        assert_eq!(second.body, request.body);
+        assert_eq!(second.body.as_slice(), request.body.as_slice());
         assert_eq!(second.basic_auth(), requests[0].basic_auth());
     }
 }

@@ -13,7 +13,10 @@
 //!   [`redirect_allowed`]); any other redirect is an error;
 //! - a connect timeout and a total timeout that covers the body;
 //! - the body is streamed chunk by chunk and reading stops at the cap
-//!   ([`ErrorKind::ResponseTooLarge`]);
+//!   ([`ErrorKind::ResponseTooLarge`]); it is gathered in a buffer wiped on
+//!   drop and grown without leaving copies, and the request body is sent
+//!   from freshen's own wiped buffer, not a copy;
+//! - header values that carry credentials are marked sensitive;
 //! - a `User-Agent` (`freshen/<version>` by default).
 //!
 //! reqwest needs a tokio runtime: call it from within one.
@@ -24,15 +27,9 @@
 //!
 //! # async fn run() -> Result<(), freshen_core::Error> {
 //! let transport = ReqwestTransport::new();
-//! let request = HttpRequest {
-//!     method: Method::Post,
-//!     url: "https://login.example.com/oauth2/token".into(),
-//!     headers: vec![(
-//!         "Content-Type".into(),
-//!         "application/x-www-form-urlencoded".into(),
-//!     )],
-//!     body: b"grant_type=client_credentials".to_vec(),
-//! };
+//! let request = HttpRequest::new(Method::Post, "https://login.example.com/oauth2/token")
+//!     .with_header("Content-Type", "application/x-www-form-urlencoded")
+//!     .with_body("grant_type=client_credentials");
 //! let response = transport.send(request).await?;
 //! println!("HTTP {}", response.status);
 //! # Ok(())
@@ -45,13 +42,16 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 
+use bytes::Bytes;
 use freshen_core::oauth::transport::{
-    MAX_REDIRECTS, TransportConfig, check_url, display_url, is_transport_header, redirect_allowed,
-    refused_redirect,
+    MAX_REDIRECTS, TransportConfig, check_url, display_url, is_sensitive_header,
+    is_transport_header, redirect_allowed, refused_redirect,
 };
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method};
+use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use freshen_core::{Error, ErrorKind};
+use reqwest::header::HeaderValue;
 use reqwest::redirect;
+use zeroize::Zeroizing;
 
 /// An async HTTP transport over a [`reqwest::Client`] (connection pool
 /// included). Cheap to clone: clones share the pool.
@@ -113,10 +113,13 @@ impl ReqwestTransport {
             }
             // `previous` holds every URL requested so far, the first included.
             if attempt.previous().len() > MAX_REDIRECTS {
-                let error = Error::permanent(ErrorKind::Config(format!(
-                    "more than {MAX_REDIRECTS} redirects from {}",
-                    display_url(from)
-                )));
+                let error = Error::permanent(ErrorKind::Config(
+                    format!(
+                        "more than {MAX_REDIRECTS} redirects from {}",
+                        display_url(from)
+                    )
+                    .into(),
+                ));
                 return attempt.error(Refused(error));
             }
             attempt.follow()
@@ -128,10 +131,9 @@ impl ReqwestTransport {
             .redirect(policy)
             .build()
             .map_err(|e| {
-                Error::permanent(ErrorKind::Config(format!(
-                    "cannot build the HTTP client: {}",
-                    chain(&e)
-                )))
+                Error::permanent(ErrorKind::Config(
+                    format!("cannot build the HTTP client: {}", chain(&e)).into(),
+                ))
             });
         ReqwestTransport { client, config }
     }
@@ -151,11 +153,24 @@ impl ReqwestTransport {
         let mut builder = client.request(method, request.url.as_str());
         for (name, value) in &request.headers {
             if !is_transport_header(name) {
-                builder = builder.header(name.as_str(), value.as_str());
+                let mut value = HeaderValue::from_str(value.as_str()).map_err(|_| {
+                    // The name only: the value may be a credential.
+                    Error::permanent(ErrorKind::Config(
+                        format!(
+                            "invalid value for request header {name:?} to {}",
+                            display_url(&request.url)
+                        )
+                        .into(),
+                    ))
+                })?;
+                value.set_sensitive(is_sensitive_header(name));
+                builder = builder.header(name.as_str(), value);
             }
         }
         if !(request.method == Method::Get && request.body.is_empty()) {
-            builder = builder.body(request.body);
+            // reqwest sends (and, for a 307, resends) the body from our own
+            // buffer, which is wiped when the last reference to it drops.
+            builder = builder.body(Bytes::from_owner(request.body));
         }
         let url = request.url;
         let mut response = builder.send().await.map_err(|e| self.map_error(&e, &url))?;
@@ -177,7 +192,10 @@ impl ReqwestTransport {
         {
             return Err(self.config.too_large());
         }
-        let mut body = Vec::new();
+        let declared = response
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok());
+        let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0).min(limit)));
         while let Some(chunk) = response
             .chunk()
             .await
@@ -188,7 +206,7 @@ impl ReqwestTransport {
                 // never read.
                 return Err(self.config.too_large());
             }
-            body.extend_from_slice(&chunk);
+            append_wiping(&mut body, &chunk);
         }
         Ok(HttpResponse {
             status,
@@ -210,11 +228,14 @@ impl ReqwestTransport {
             return Error::transient(ErrorKind::Timeout { after });
         }
         if error.is_builder() {
-            return Error::permanent(ErrorKind::Config(format!(
-                "cannot build a request to {}: {}",
-                display_url(url),
-                chain(error)
-            )));
+            return Error::permanent(ErrorKind::Config(
+                format!(
+                    "cannot build a request to {}: {}",
+                    display_url(url),
+                    chain(error)
+                )
+                .into(),
+            ));
         }
         Error::transient(ErrorKind::Transport(format!(
             "{}: {}",

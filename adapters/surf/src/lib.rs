@@ -33,7 +33,9 @@
 //!   so [`TransportConfig::connect_timeout`] is applied as part of the
 //!   total timeout only;
 //! - the body is read up to the cap and no further
-//!   ([`ErrorKind::ResponseTooLarge`]);
+//!   ([`ErrorKind::ResponseTooLarge`]), in pieces, into a buffer wiped on
+//!   drop and grown without leaving copies; the request body is streamed
+//!   from a wiped copy of freshen's buffer;
 //! - a `User-Agent` (`freshen/<version>` by default);
 //! - every request gets a connection of its own (keep-alive off): the h1
 //!   client's pool would hand out a connection whose previous body was
@@ -60,15 +62,9 @@
 //!
 //! smol::block_on(async {
 //!     let transport = SurfTransport::new();
-//!     let request = HttpRequest {
-//!         method: Method::Post,
-//!         url: "https://login.example.com/oauth2/token".into(),
-//!         headers: vec![(
-//!             "Content-Type".into(),
-//!             "application/x-www-form-urlencoded".into(),
-//!         )],
-//!         body: b"grant_type=client_credentials".to_vec(),
-//!     };
+//!     let request = HttpRequest::new(Method::Post, "https://login.example.com/oauth2/token")
+//!         .with_header("Content-Type", "application/x-www-form-urlencoded")
+//!         .with_body("grant_type=client_credentials");
 //!     let response = transport.send(request).await?;
 //!     println!("HTTP {}", response.status);
 //!     Ok::<(), freshen_core::Error>(())
@@ -87,10 +83,11 @@ use async_io::Timer;
 use freshen_core::oauth::transport::{
     TransportConfig, check_url, display_url, is_transport_header, next_redirect,
 };
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method};
+use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use freshen_core::{Error, ErrorKind};
 use futures_lite::{AsyncReadExt, future};
 use surf::http::headers::{HeaderName, HeaderValue};
+use zeroize::Zeroizing;
 
 /// An async HTTP transport over a [`surf::Client`] with the async-h1
 /// backend. Cheap to clone: clones share the client.
@@ -141,10 +138,9 @@ impl SurfTransport {
 
     fn build(&self, request: &HttpRequest) -> Result<surf::Request, Error> {
         let url = surf::Url::parse(&request.url).map_err(|e| {
-            Error::permanent(ErrorKind::Config(format!(
-                "cannot parse the URL {}: {e}",
-                display_url(&request.url)
-            )))
+            Error::permanent(ErrorKind::Config(
+                format!("cannot parse the URL {}: {e}", display_url(&request.url)).into(),
+            ))
         })?;
         let method = match request.method {
             Method::Post => surf::http::Method::Post,
@@ -158,10 +154,13 @@ impl SurfTransport {
             }
             let (name, value) = header(name, value).ok_or_else(|| {
                 // Names only: a value may be a credential.
-                Error::permanent(ErrorKind::Config(format!(
-                    "invalid request header {name:?} for {}",
-                    display_url(&request.url)
-                )))
+                Error::permanent(ErrorKind::Config(
+                    format!(
+                        "invalid request header {name:?} for {}",
+                        display_url(&request.url)
+                    )
+                    .into(),
+                ))
             })?;
             user_agent |= name.as_str().eq_ignore_ascii_case("user-agent");
             out.append_header(name, value);
@@ -176,8 +175,11 @@ impl SurfTransport {
             out.insert_header(name, value);
         }
         if !(request.method == Method::Get && request.body.is_empty()) {
-            // After the headers, so the caller's Content-Type stays.
-            out.set_body(surf::Body::from_bytes(request.body.clone()));
+            // After the headers, so the caller's Content-Type stays. A
+            // reader over a wiped buffer, not `from_bytes` (a plain Vec).
+            let len = request.body.len();
+            let reader = futures_lite::io::Cursor::new(request.body.clone());
+            out.set_body(surf::Body::from_reader(reader, Some(len)));
         }
         Ok(out)
     }
@@ -212,20 +214,25 @@ impl SurfTransport {
             if self.config.declared_too_large(declared) {
                 return Err(self.config.too_large());
             }
-            let mut body = Vec::new();
+            let declared = declared.and_then(|v| v.trim().parse::<usize>().ok());
+            let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0).min(limit)));
             let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-            (&mut response)
-                .take(cap)
-                .read_to_end(&mut body)
-                .await
-                .map_err(|e| {
+            let mut reader = (&mut response).take(cap);
+            let mut piece = Zeroizing::new([0u8; 8 * 1024]);
+            loop {
+                let n = reader.read(piece.as_mut_slice()).await.map_err(|e| {
                     Error::transient(ErrorKind::Transport(format!(
                         "{}: reading the body: {e}",
                         display_url(&current.url)
                     )))
                 })?;
-            if body.len() > limit {
-                return Err(self.config.too_large());
+                if n == 0 {
+                    break;
+                }
+                append_wiping(&mut body, piece.get(..n).unwrap_or_default());
+                if body.len() > limit {
+                    return Err(self.config.too_large());
+                }
             }
             return Ok(HttpResponse {
                 status,

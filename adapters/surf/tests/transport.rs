@@ -36,7 +36,7 @@ fn request_user_agent_wins() {
     let mut request = suite::token_request(&server.token_url());
     request
         .headers
-        .push(("User-Agent".into(), "caller/1".into()));
+        .push(("User-Agent".into(), String::from("caller/1").into()));
     smol::block_on(t.send(request)).unwrap();
     let got = server.last_request().unwrap();
     assert_eq!(got.header("user-agent"), Some("caller/1"));
@@ -49,7 +49,7 @@ fn invalid_header_is_config_error() {
     let mut request = suite::token_request("http://127.0.0.1:1/token");
     request
         .headers
-        .push(("X-Bad".into(), "a\r\nInjected: yes".into()));
+        .push(("X-Bad".into(), String::from("a\r\nInjected: yes").into()));
     let e = smol::block_on(t.send(request)).unwrap_err();
     assert!(
         matches!(e.kind(), freshen_core::ErrorKind::Config(_)),

@@ -14,7 +14,11 @@
 //!   is an error;
 //! - a connect timeout and a total timeout over all hops and the body;
 //! - the body is read up to the cap and no further
-//!   ([`ErrorKind::ResponseTooLarge`]);
+//!   ([`ErrorKind::ResponseTooLarge`]), in pieces, into a buffer that is
+//!   wiped on drop and grown without leaving copies
+//!   ([`append_wiping`]);
+//! - header values that carry credentials are marked sensitive (kept out of
+//!   HTTP/2 header compression tables and `Debug`);
 //! - a `User-Agent` (`freshen/<version>` by default).
 //!
 //! With the `async` feature it is also an [`AsyncTransport`] that runs the
@@ -30,15 +34,9 @@
 //! let transport = UreqTransport::with_config(
 //!     TransportConfig::default().with_timeout(Duration::from_secs(10)),
 //! );
-//! let request = HttpRequest {
-//!     method: Method::Post,
-//!     url: "https://login.example.com/oauth2/token".into(),
-//!     headers: vec![(
-//!         "Content-Type".into(),
-//!         "application/x-www-form-urlencoded".into(),
-//!     )],
-//!     body: b"grant_type=client_credentials".to_vec(),
-//! };
+//! let request = HttpRequest::new(Method::Post, "https://login.example.com/oauth2/token")
+//!     .with_header("Content-Type", "application/x-www-form-urlencoded")
+//!     .with_body("grant_type=client_credentials");
 //! let response = transport.send(&request)?;
 //! println!("HTTP {}", response.status);
 //! # Ok::<(), freshen_core::Error>(())
@@ -47,15 +45,18 @@
 //! [ureq]: https://docs.rs/ureq
 
 use std::fmt;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use freshen_core::oauth::transport::{
-    TransportConfig, check_url, display_url, is_transport_header, next_redirect,
+    TransportConfig, check_url, display_url, is_sensitive_header, is_transport_header,
+    next_redirect,
 };
-use freshen_core::oauth::{HttpRequest, HttpResponse, Method, Transport};
+use freshen_core::oauth::{HttpRequest, HttpResponse, Method, Transport, append_wiping};
 use freshen_core::{Error, ErrorKind};
 use ureq::Agent;
 use ureq::http;
+use zeroize::Zeroizing;
 
 #[cfg(feature = "async")]
 use freshen_core::oauth::AsyncTransport;
@@ -122,7 +123,10 @@ impl UreqTransport {
             .uri(request.url.as_str());
         for (name, value) in &request.headers {
             if !is_transport_header(name) {
-                builder = builder.header(name.as_str(), value.as_str());
+                let mut value = http::HeaderValue::from_str(value.as_str())
+                    .map_err(|_| bad_header(request, name))?;
+                value.set_sensitive(is_sensitive_header(name));
+                builder = builder.header(name.as_str(), value);
             }
         }
         let result = if request.method == Method::Get && request.body.is_empty() {
@@ -158,7 +162,7 @@ impl UreqTransport {
                 self.config.timed_out()
             }
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => Error::permanent(ErrorKind::Config(
-                format!("cannot build a request to {}: {error}", display_url(url)),
+                format!("cannot build a request to {}: {error}", display_url(url)).into(),
             )),
             other => Error::transient(ErrorKind::Transport(format!(
                 "{}: {other}",
@@ -167,25 +171,56 @@ impl UreqTransport {
         }
     }
 
-    fn read_body(&self, response: http::Response<ureq::Body>, url: &str) -> Result<Vec<u8>, Error> {
+    /// Reads the body up to the cap, in pieces, into a buffer wiped on drop
+    /// (sized from `Content-Length` when it is declared, so it usually
+    /// never grows).
+    fn read_body(
+        &self,
+        response: http::Response<ureq::Body>,
+        declared: Option<usize>,
+        url: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let limit = self.config.max_body();
         // The reader stops after `limit` bytes and fails if one more byte
         // is there, without reading the rest.
-        response
+        let mut reader = response
             .into_body()
             .into_with_config()
             .limit(u64::try_from(limit).unwrap_or(u64::MAX))
-            .read_to_vec()
-            .map_err(|e| self.map_error(e, url))
+            .reader();
+        let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0).min(limit)));
+        let mut piece = Zeroizing::new([0u8; 8 * 1024]);
+        loop {
+            match reader.read(piece.as_mut_slice()) {
+                Ok(0) => return Ok(body),
+                Ok(n) => append_wiping(&mut body, piece.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.map_error(ureq::Error::from(e), url)),
+            }
+        }
     }
+}
+
+fn bad_header(request: &HttpRequest, name: &str) -> Error {
+    // The name only: the value may be a credential.
+    Error::permanent(ErrorKind::Config(
+        format!(
+            "invalid value for request header {name:?} to {}",
+            display_url(&request.url)
+        )
+        .into(),
+    ))
 }
 
 fn bad_request(request: &HttpRequest, error: &http::Error) -> Error {
     // http::Error names the part that was wrong, never a header's value.
-    Error::permanent(ErrorKind::Config(format!(
-        "cannot build a request to {}: {error}",
-        display_url(&request.url)
-    )))
+    Error::permanent(ErrorKind::Config(
+        format!(
+            "cannot build a request to {}: {error}",
+            display_url(&request.url)
+        )
+        .into(),
+    ))
 }
 
 fn headers_of(headers: &http::HeaderMap) -> Vec<(String, String)> {
@@ -231,7 +266,8 @@ impl Transport for UreqTransport {
             if self.config.declared_too_large(declared) {
                 return Err(self.config.too_large());
             }
-            let body = self.read_body(response, &current.url)?;
+            let declared = declared.and_then(|v| v.trim().parse::<usize>().ok());
+            let body = self.read_body(response, declared, &current.url)?;
             return Ok(HttpResponse {
                 status,
                 headers,

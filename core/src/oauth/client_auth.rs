@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::secret::Secret;
 
+use super::config_error::ConfigError;
 use super::form;
 
 /// A client authentication method (the names are those of RFC 7591 §2).
@@ -89,6 +90,45 @@ impl ClientAuth {
     /// The authentication method.
     pub fn method(&self) -> AuthMethod {
         self.method
+    }
+
+    /// Checks what a server would refuse, or misread, before anything is
+    /// sent: an empty client id (always); a client id containing `:` under
+    /// `client_secret_basic` (RFC 7617 §2 allows no colon in the user-id, and
+    /// servers that do not form-decode the credentials, as RFC 6749 §2.3.1
+    /// asks, would read another id: use `client_secret_post`); an empty
+    /// secret under a method that sends one.
+    ///
+    /// ```
+    /// use freshen_core::oauth::{ClientAuth, ConfigError};
+    ///
+    /// assert_eq!(ClientAuth::basic("", "s3cret").validate(), Err(ConfigError::EmptyClientId));
+    /// assert_eq!(ClientAuth::basic("a:b", "s3cret").validate(), Err(ConfigError::ClientIdHasColon));
+    /// assert!(ClientAuth::post("a:b", "s3cret").validate().is_ok());
+    /// assert!(ClientAuth::public("app").validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::EmptyClientId);
+        }
+        if self.method == AuthMethod::ClientSecretBasic && self.client_id.contains(':') {
+            return Err(ConfigError::ClientIdHasColon);
+        }
+        let sends_secret = matches!(
+            self.method,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        );
+        if sends_secret && self.secret.as_ref().is_none_or(Secret::is_empty) {
+            return Err(ConfigError::EmptyClientSecret {
+                method: self.method,
+            });
+        }
+        Ok(())
+    }
+
+    /// The secret, for scrubbing it from what a server echoes back.
+    pub(crate) fn secret_str(&self) -> Option<&str> {
+        self.secret.as_ref().map(Secret::expose)
     }
 
     /// The `Authorization` header value for `client_secret_basic`.

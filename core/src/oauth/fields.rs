@@ -91,6 +91,11 @@ macro_rules! fields {
         #[derive(Clone, Debug, Default, PartialEq)]
         pub(crate) struct Fields {
             $( $(#[$doc])* pub(crate) $field: Option<Value>, )+
+            /// `error` when it is an object (Google's API envelope
+            /// `{"error": {"code", "message", "status"}}`, Azure's
+            /// `{"error": {"code", "message"}}`): its members. `error`
+            /// itself is then [`Value::Compound`].
+            pub(crate) error_object: Option<ErrorObject>,
         }
 
         /// Which slot of [`Fields`] a member name fills.
@@ -152,12 +157,31 @@ fields! {
     error_code => ["error_code"],
     /// Databricks' and Auth0's message.
     message => ["message"],
-    /// Okta's API envelope: an Okta code (`E0000047`), not an OAuth one.
-    okta_error_code => ["errorCode"],
+    /// Okta's API envelope (`E0000047`, or an OAuth code such as
+    /// `invalid_client`) and Auth0's Management API envelope
+    /// (`too_many_requests`).
+    camel_error_code => ["errorCode"],
     /// Okta's message.
     okta_error_summary => ["errorSummary"],
+    /// Entra's numeric AADSTS codes (`[7000215]`): the first one is kept.
+    error_codes => ["error_codes"],
+    /// PingOne's platform envelope: `{"id", "code", "message"}`
+    /// (`INVALID_DATA`). Read only in error responses.
+    code => ["code"],
     /// RFC 8628 / GitHub: the polling interval to adopt.
     interval => ["interval"],
+}
+
+/// The members of an `error` object that freshen reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ErrorObject {
+    /// Google's canonical code (`PERMISSION_DENIED`).
+    pub(crate) status: Option<Value>,
+    /// The message.
+    pub(crate) message: Option<Value>,
+    /// Azure's code (`AuthorizationFailed`); Google's is the HTTP status as
+    /// a number (ignored).
+    pub(crate) code: Option<Value>,
 }
 
 /// How a body was read. (Not boxed: it lives for one parse and is
@@ -202,7 +226,7 @@ fn read_form(body: &[u8]) -> Body {
             continue;
         };
         match form::decode(raw_value) {
-            Some(value) => fields.set(id, Value::string(value)),
+            Some(value) => fields.set(id, Value::Str(value)),
             None => return Body::Unreadable("a form value is not UTF-8"),
         }
     }

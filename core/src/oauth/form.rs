@@ -8,6 +8,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use zeroize::{Zeroize, Zeroizing};
+
 /// Bytes kept as they are; everything else is `%XX` (space is `+`). This is
 /// the WHATWG `application/x-www-form-urlencoded` byte serializer.
 fn is_unreserved(b: u8) -> bool {
@@ -46,8 +48,11 @@ fn hex_pair(b: u8) -> [u8; 2] {
 
 /// Decodes one form component (`+` is a space, `%XX` a byte). Invalid
 /// escapes are kept literally, as browsers do; bytes that are not UTF-8
-/// make the whole component unreadable (`None`).
-pub(crate) fn decode(component: &[u8]) -> Option<String> {
+/// make the whole component unreadable (`None`). The value may be a token:
+/// it is built in one allocation of the final size (decoding only shrinks)
+/// and comes back in a buffer wiped on drop; a value that is not UTF-8 is
+/// wiped before it is dropped.
+pub(crate) fn decode(component: &[u8]) -> Option<Zeroizing<String>> {
     let mut out = Vec::with_capacity(component.len());
     let mut rest = component;
     while let Some((&b, tail)) = rest.split_first() {
@@ -67,7 +72,13 @@ pub(crate) fn decode(component: &[u8]) -> Option<String> {
             other => out.push(other),
         }
     }
-    String::from_utf8(out).ok()
+    match String::from_utf8(out) {
+        Ok(s) => Some(Zeroizing::new(s)),
+        Err(e) => {
+            e.into_bytes().zeroize();
+            None
+        }
+    }
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -124,11 +135,12 @@ mod tests {
 
     #[test]
     fn decodes_and_round_trips() {
+        let dec = |b: &[u8]| decode(b).map(|s| String::from(s.as_str()));
         for s in ["", "a b", "x+y=z&w", "é%:", "100%"] {
-            assert_eq!(decode(enc(s).as_bytes()).as_deref(), Some(s));
+            assert_eq!(dec(enc(s).as_bytes()).as_deref(), Some(s));
         }
-        assert_eq!(decode(b"%zz%4").as_deref(), Some("%zz%4"));
-        assert_eq!(decode(b"%ff"), None);
+        assert_eq!(dec(b"%zz%4").as_deref(), Some("%zz%4"));
+        assert_eq!(dec(b"%ff"), None);
     }
 
     #[test]

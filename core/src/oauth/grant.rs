@@ -54,6 +54,17 @@ impl Grant {
         }
     }
 
+    /// The secrets this grant sends.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        match self {
+            Grant::ClientCredentials => Vec::new(),
+            Grant::RefreshToken { refresh_token } => alloc::vec![refresh_token.expose()],
+            Grant::TokenExchange(x) => core::iter::once(x.subject_token.expose())
+                .chain(x.actor.as_ref().map(|(t, _)| t.expose()))
+                .collect(),
+        }
+    }
+
     /// The body parameters of this grant after `grant_type`.
     pub(crate) fn params(&self) -> Vec<(&'static str, &str)> {
         match self {

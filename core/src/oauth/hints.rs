@@ -111,14 +111,12 @@ mod tests {
     use alloc::vec;
 
     fn resp(headers: &[(&str, &str)]) -> HttpResponse {
-        HttpResponse {
-            status: 429,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (String::from(*n), String::from(*v)))
-                .collect(),
-            body: vec![],
-        }
+        let mut r = HttpResponse::new(429, vec![]);
+        r.headers = headers
+            .iter()
+            .map(|(n, v)| (String::from(*n), String::from(*v)))
+            .collect();
+        r
     }
 
     const NOW: u64 = 1_445_412_000;

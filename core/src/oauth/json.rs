@@ -12,7 +12,7 @@ use core::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::fields::{FieldId, Fields, Value};
+use super::fields::{ErrorObject, FieldId, Fields, Value};
 
 /// Reads `body`, which must be exactly one JSON object.
 pub(crate) fn read_object(body: &[u8]) -> Result<Fields, &'static str> {
@@ -45,6 +45,19 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         let mut fields = Fields::default();
         while let Some(Key(id)) = map.next_key::<Key>()? {
             match id {
+                Some(FieldId::error) => match map.next_value::<ErrorMember>()? {
+                    ErrorMember::Value(v) => {
+                        fields.error = Some(v);
+                        fields.error_object = None;
+                    }
+                    ErrorMember::Object(o) => {
+                        fields.error = Some(Value::Compound);
+                        fields.error_object = Some(o);
+                    }
+                },
+                Some(FieldId::error_codes) => {
+                    fields.set(FieldId::error_codes, map.next_value::<First>()?.0);
+                }
                 Some(id) => fields.set(id, map.next_value::<Scalar>()?.0),
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -142,6 +155,173 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
+/// The `error` member: a scalar (RFC 6749), or an object whose `status`,
+/// `message` and `code` are kept (Google's and Azure's API envelopes).
+enum ErrorMember {
+    Value(Value),
+    Object(ErrorObject),
+}
+
+impl<'de> de::Deserialize<'de> for ErrorMember {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ErrorMemberVisitor)
+    }
+}
+
+struct ErrorMemberVisitor;
+
+impl<'de> Visitor<'de> for ErrorMemberVisitor {
+    type Value = ErrorMember;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an error code or an error object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorMember, A::Error> {
+        let mut object = ErrorObject::default();
+        while let Some(ObjectKey(name)) = map.next_key::<ObjectKey>()? {
+            let slot = match name {
+                Some(ErrorObjectKey::Status) => &mut object.status,
+                Some(ErrorObjectKey::Message) => &mut object.message,
+                Some(ErrorObjectKey::Code) => &mut object.code,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value::<Scalar>()?.0);
+        }
+        Ok(ErrorMember::Object(object))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ErrorMember, A::Error> {
+        ScalarVisitor
+            .visit_seq(seq)
+            .map(|s| ErrorMember::Value(s.0))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<ErrorMember, E> {
+        Ok(ErrorMember::Value(Value::Bool(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ErrorMember, E> {
+        ScalarVisitor.visit_u64(v).map(|s| ErrorMember::Value(s.0))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ErrorMember, E> {
+        ScalarVisitor.visit_i64(v).map(|s| ErrorMember::Value(s.0))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<ErrorMember, E> {
+        Ok(ErrorMember::Value(Value::Float(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ErrorMember, E> {
+        Ok(ErrorMember::Value(Value::string(String::from(v))))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<ErrorMember, E> {
+        Ok(ErrorMember::Value(Value::string(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<ErrorMember, E> {
+        Ok(ErrorMember::Value(Value::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<ErrorMember, E> {
+        Ok(ErrorMember::Value(Value::Null))
+    }
+}
+
+/// The members of an `error` object that are kept.
+#[derive(Clone, Copy)]
+enum ErrorObjectKey {
+    Status,
+    Message,
+    Code,
+}
+
+struct ObjectKey(Option<ErrorObjectKey>);
+
+impl<'de> de::Deserialize<'de> for ObjectKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(ObjectKeyVisitor)
+    }
+}
+
+struct ObjectKeyVisitor;
+
+impl Visitor<'_> for ObjectKeyVisitor {
+    type Value = ObjectKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<ObjectKey, E> {
+        Ok(ObjectKey(match name {
+            "status" => Some(ErrorObjectKey::Status),
+            "message" => Some(ErrorObjectKey::Message),
+            "code" => Some(ErrorObjectKey::Code),
+            _ => None,
+        }))
+    }
+}
+
+/// An array's first element, if it is a scalar (Entra's `error_codes`);
+/// a lone scalar is taken as it is.
+struct First(Value);
+
+impl<'de> de::Deserialize<'de> for First {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FirstVisitor)
+    }
+}
+
+struct FirstVisitor;
+
+impl<'de> Visitor<'de> for FirstVisitor {
+    type Value = First;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of codes")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<First, A::Error> {
+        let first = seq.next_element::<Scalar>()?.map_or(Value::Null, |s| s.0);
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(First(first))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<First, A::Error> {
+        ScalarVisitor.visit_map(map).map(|s| First(s.0))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<First, E> {
+        Ok(First(Value::Bool(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<First, E> {
+        Ok(First(Value::UInt(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<First, E> {
+        ScalarVisitor.visit_i64(v).map(|s| First(s.0))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<First, E> {
+        Ok(First(Value::Float(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<First, E> {
+        Ok(First(Value::string(String::from(v))))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<First, E> {
+        Ok(First(Value::Null))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -161,6 +341,32 @@ mod tests {
         assert_eq!(f.refresh_in, Some(Value::Neg(-1)));
         assert_eq!(f.token_type, Some(Value::Null));
         assert_eq!(f.scope, Some(Value::Bool(true)));
+    }
+
+    #[test]
+    fn reads_error_objects_and_the_first_of_an_array() {
+        let f = read_object(
+            br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED",
+                "details":[{"reason":"X"}]},"error_codes":[7000215,50011]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.error, Some(Value::Compound));
+        let o = f.error_object.unwrap();
+        assert_eq!(
+            o.status,
+            Some(Value::string("PERMISSION_DENIED".to_string()))
+        );
+        assert_eq!(o.message, Some(Value::string("denied".to_string())));
+        assert_eq!(o.code, Some(Value::UInt(403)));
+        assert_eq!(f.error_codes, Some(Value::UInt(7000215)));
+        // The last `error` wins, whatever its shape.
+        let f = read_object(br#"{"error":{"status":"X"},"error":"invalid_client"}"#).unwrap();
+        assert_eq!(f.error, Some(Value::string("invalid_client".to_string())));
+        assert_eq!(f.error_object, None);
+        assert_eq!(
+            read_object(br#"{"error_codes":[]}"#).unwrap().error_codes,
+            Some(Value::Null)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! time, if the caller has one) to a [`ParsedToken`] or a [`ResponseError`].
 
 pub mod client_auth;
+pub mod config_error;
 pub mod grant;
 pub mod http;
 pub mod request;
@@ -23,8 +24,9 @@ mod json;
 mod number;
 
 pub use client_auth::{AuthMethod, ClientAuth};
+pub use config_error::ConfigError;
 pub use grant::{Grant, TokenExchange};
-pub use http::{HttpRequest, HttpResponse, Method};
+pub use http::{HttpRequest, HttpResponse, Method, append_wiping};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};

@@ -8,19 +8,23 @@
 //! client's `client_id`/`client_secret` when its method puts them there.
 
 use alloc::borrow::ToOwned;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
 
 use super::client_auth::ClientAuth;
+use super::config_error::ConfigError;
 use super::form;
 use super::grant::{Grant, TokenExchange};
 use super::http::{HttpRequest, Method};
 use super::response::{ParseOptions, ParsedToken};
+use super::response_error::ResponseError;
+use super::transport::{display_url, url_shape};
 
 /// Parameter names the builder writes itself; an extra parameter may not
 /// override one (a second `grant_type` or `client_secret` would be read
@@ -174,6 +178,16 @@ impl TokenRequest {
         }
     }
 
+    /// Removes from `error` every secret this request sends (client secret,
+    /// refresh, subject and actor tokens, extra parameter values) that the
+    /// server echoed back (see [`ResponseError::redact`]).
+    pub fn redact(&self, error: &mut ResponseError) {
+        let mut secrets: Vec<&str> = self.grant.secrets();
+        secrets.extend(self.client.as_ref().and_then(ClientAuth::secret_str));
+        secrets.extend(self.extra.iter().map(|(_, v)| v.as_str()));
+        error.redact(&secrets);
+    }
+
     /// How the response to this request is parsed: the defaults, with
     /// `token_type=N_A` accepted for a token exchange.
     pub fn parse_options(&self) -> ParseOptions {
@@ -182,9 +196,11 @@ impl TokenRequest {
     }
 
     /// The HTTP request to send. Fails with [`ErrorKind::Config`] (permanent)
-    /// for an empty token URL, an empty scope or one containing whitespace
-    /// (it would silently become several), or an extra parameter that
-    /// overrides one the builder writes.
+    /// when [`TokenRequest::validate`] does: a token URL that is empty,
+    /// unreadable, or has a fragment or userinfo; an empty client id, a
+    /// client id with `:` under HTTP Basic, an empty client secret; an empty
+    /// scope or one containing whitespace (it would silently become
+    /// several); an extra parameter that overrides one the builder writes.
     pub fn to_http_request(&self) -> Result<HttpRequest, Error> {
         self.validate()?;
         let scope = self.scopes.join(" ");
@@ -202,14 +218,14 @@ impl TokenRequest {
             }
         }
 
-        // One allocation of the exact size: a body holding a secret leaves
-        // no copies behind in reallocated buffers.
+        // One allocation of the exact size, wiped on drop: a body holding a
+        // secret leaves no copies behind in reallocated buffers.
         let len = params
             .iter()
             .map(|(n, v)| form::encoded_len(n) + 1 + form::encoded_len(v))
             .sum::<usize>()
             + params.len().saturating_sub(1);
-        let mut body = Vec::with_capacity(len);
+        let mut body = Zeroizing::new(Vec::with_capacity(len));
         for (i, (name, value)) in params.iter().enumerate() {
             if i > 0 {
                 body.push(b'&');
@@ -219,15 +235,14 @@ impl TokenRequest {
             form::encode_into(&mut body, value);
         }
 
+        let header = |name: &str, value: &str| (name.to_owned(), Zeroizing::new(value.to_owned()));
         let mut headers = alloc::vec![
-            (
-                "Content-Type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned()
-            ),
-            ("Accept".to_owned(), "application/json".to_owned()),
+            header("Content-Type", "application/x-www-form-urlencoded"),
+            header("Accept", "application/json"),
         ];
         if let Some(basic) = self.client.as_ref().and_then(ClientAuth::basic_header) {
-            headers.push(("Authorization".to_owned(), String::from(basic.as_str())));
+            // Moved, not copied: the credentials exist in one wiped buffer.
+            headers.push(("Authorization".to_owned(), basic));
         }
         Ok(HttpRequest {
             method: Method::Post,
@@ -237,41 +252,66 @@ impl TokenRequest {
         })
     }
 
-    fn validate(&self) -> Result<(), Error> {
-        let config = |why: String| Err(Error::permanent(ErrorKind::Config(why)));
-        if self.token_url.trim().is_empty() {
-            return config("the token URL is empty".to_owned());
+    /// Checks what can be checked before anything is sent, in the order an
+    /// operator would fix it: the token URL, the client, then the
+    /// parameters. Every failure is a permanent [`ErrorKind::Config`].
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check()
+            .map_err(|e| Error::permanent(ErrorKind::Config(e)))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        check_token_url(&self.token_url)?;
+        if let Some(client) = &self.client {
+            client.validate()?;
         }
         if let Some(bad) = self
             .scopes
             .iter()
             .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
         {
-            return config(format!(
-                "scope {bad:?} is empty or contains whitespace; pass each scope separately"
-            ));
+            return Err(ConfigError::MalformedScope { scope: bad.clone() });
         }
         if let Some((name, _)) = self
             .extra
             .iter()
-            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+            .find(|(n, _)| n.is_empty() || RESERVED.contains(&n.as_str()))
         {
-            return config(format!(
-                "extra parameter {name:?} would override one the request sets itself"
-            ));
-        }
-        if let Some((name, _)) = self.extra.iter().find(|(n, _)| n.is_empty()) {
-            return config(format!("extra parameter {name:?} has no name"));
+            return Err(ConfigError::ReservedParameter { name: name.clone() });
         }
         Ok(())
     }
+}
+
+/// The token endpoint's URL rules: an absolute `http`/`https` URL that a
+/// transport reads unambiguously, with no fragment (RFC 6749 §3.2) and no
+/// userinfo (RFC 9110 §4.2.4: credentials travel as client
+/// authentication). Whether plain `http` may leave the machine is the
+/// transport's rule ([`check_url`](super::transport::check_url)).
+fn check_token_url(url: &str) -> Result<(), ConfigError> {
+    if url.trim().is_empty() {
+        return Err(ConfigError::EmptyTokenUrl);
+    }
+    let shown = || display_url(url);
+    let shape = url_shape(url).map_err(|reason| ConfigError::InvalidTokenUrl {
+        url: shown(),
+        reason,
+    })?;
+    if shape.userinfo {
+        return Err(ConfigError::TokenUrlHasUserinfo { url: shown() });
+    }
+    if shape.fragment {
+        return Err(ConfigError::TokenUrlHasFragment { url: shown() });
+    }
+    Ok(())
 }
 
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let extra: Vec<&str> = self.extra.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("TokenRequest")
-            .field("token_url", &self.token_url)
+            // Without userinfo, query or fragment: any may hold a secret.
+            .field("token_url", &display_url(&self.token_url))
             .field("grant", &self.grant)
             .field("client", &self.client)
             .field("scopes", &self.scopes)

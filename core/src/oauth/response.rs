@@ -27,9 +27,11 @@
 //! - **`token_type`**: absent means Bearer; compared case-insensitively;
 //!   `N_A` accepted only when [`ParseOptions::accepting_na_token_type`]
 //!   (RFC 8693 token exchange); anything else, DPoP included, is refused.
-//! - **Errors**: any non-2xx status, or any body with an `error` (RFC 6749)
-//!   or `error_code` (Databricks) member, even with HTTP 200 (GitHub). See
-//!   [`ResponseError`] for classification.
+//! - **Errors**: any non-2xx status, or any body with an `error` (RFC 6749;
+//!   a string or, for Google's and Azure's APIs, an object), `error_code`
+//!   (Databricks) or `errorCode` (Okta, Auth0) member, even with HTTP 200
+//!   (GitHub). A 401 or 403 without an OAuth code is a refusal. See
+//!   [`ResponseError`] for classification and the provider envelopes.
 //! - **Bounded**: a body over [`ParseOptions::max_body_bytes`] (default
 //!   1 MiB) is refused unread; unknown members are skipped without being
 //!   stored; nesting is bounded; nothing panics.
@@ -220,12 +222,14 @@ pub fn parse_token_response(
     token(&mut fields, now_epoch_secs, options).map_err(|why| ResponseError::invalid(status, why))
 }
 
-/// An `error` (RFC 6749) or `error_code` (Databricks) member with a value.
+/// An `error` (RFC 6749), `error_code` (Databricks) or `errorCode` (Okta,
+/// Auth0) member with a value, or an `error` object (Google, Azure).
 fn has_error_code(fields: &Fields) -> bool {
-    [&fields.error, &fields.error_code]
-        .into_iter()
-        .flatten()
-        .any(|v| v.non_empty_str().is_some_and(|s| !s.trim().is_empty()))
+    fields.error_object.is_some()
+        || [&fields.error, &fields.error_code, &fields.camel_error_code]
+            .into_iter()
+            .flatten()
+            .any(|v| v.non_empty_str().is_some_and(|s| !s.trim().is_empty()))
 }
 
 fn token(
@@ -362,20 +366,18 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::error::{ErrorKind, Retry};
-    use crate::oauth_error::ErrorCode;
+    use crate::oauth_error::{ErrorCode, ProviderError};
     use alloc::borrow::ToOwned;
 
     const NOW: u64 = 1_700_000_000;
 
     fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
+        let mut r = HttpResponse::new(status, body.as_bytes());
+        r.headers = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        r
     }
 
     fn ok(body: &str) -> ParsedToken {
@@ -671,12 +673,211 @@ mod tests {
             (e.error_code(), e.provider_code()),
             (None, Some("E0000011"))
         );
-        assert_eq!(e.kind(), &ErrorKind::Status { status: 403 });
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Refused(
+                ProviderError::new(403)
+                    .with_code("E0000011")
+                    .with_message("Invalid token provided")
+            )
+        );
         assert!(!e.is_retryable());
 
-        // An object where a code should be is no code.
+        // An object where a code should be is no code; its message is kept.
         let e = err(500, &[], r#"{"error":{"code":500,"message":"boom"}}"#);
         assert_eq!((e.error_code(), e.retry()), (None, Retry::Transient));
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Provider(ProviderError::new(500).with_message("boom"))
+        );
+    }
+
+    #[test]
+    fn bare_401_without_body_is_a_refusal() {
+        for status in [401, 403] {
+            for body in ["", "Unauthorized", "<html>Forbidden</html>", "{}"] {
+                let e = err(status, &[], body);
+                assert_eq!(
+                    e.kind(),
+                    &ErrorKind::Refused(ProviderError::new(status)),
+                    "{status} {body:?}"
+                );
+                assert_eq!(e.retry(), Retry::Permanent);
+                assert_eq!(e.error_code(), None);
+                let shown = alloc::format!("{e}");
+                assert!(shown.contains("refused the client"), "{shown}");
+            }
+        }
+        // A 401 that carries an OAuth code stays that OAuth error.
+        let e = err(401, &[], r#"{"error":"invalid_client"}"#);
+        assert_eq!(e.oauth_error().unwrap().code, ErrorCode::InvalidClient);
+    }
+
+    #[test]
+    fn provider_codes_map_to_oauth_codes_only_where_they_are_one() {
+        // (status, body, OAuth code as sent, provider code, kind tag)
+        let cases = [
+            // Okta's envelope carrying an OAuth code.
+            (
+                401,
+                r#"{"errorCode":"invalid_client","errorSummary":"Invalid value for 'client_id' parameter.","errorLink":"invalid_client","errorId":"oae1","errorCauses":[]}"#,
+                Some("invalid_client"),
+                None,
+                "oauth",
+            ),
+            // Okta's own code.
+            (
+                429,
+                r#"{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}"#,
+                None,
+                Some("E0000047"),
+                "provider",
+            ),
+            // Entra: the OAuth code, and the first AADSTS code.
+            (
+                401,
+                r#"{"error":"invalid_client","error_codes":[7000215,1],"error_description":"AADSTS7000215: Invalid client secret provided."}"#,
+                Some("invalid_client"),
+                Some("AADSTS7000215"),
+                "oauth",
+            ),
+            // Google's API envelope.
+            (
+                403,
+                r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied","status":"PERMISSION_DENIED"}}"#,
+                None,
+                Some("PERMISSION_DENIED"),
+                "refused",
+            ),
+            // Azure's ARM envelope.
+            (
+                400,
+                r#"{"error":{"code":"InvalidAuthenticationToken","message":"bad"}}"#,
+                None,
+                Some("InvalidAuthenticationToken"),
+                "provider",
+            ),
+            // Databricks: an OAuth code in upper case, or its own.
+            (
+                503,
+                r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"later"}"#,
+                Some("TEMPORARILY_UNAVAILABLE"),
+                None,
+                "oauth",
+            ),
+            (
+                403,
+                r#"{"error_code":"PERMISSION_DENIED","message":"no"}"#,
+                None,
+                Some("PERMISSION_DENIED"),
+                "refused",
+            ),
+            (
+                500,
+                r#"{"error_code":500,"message":"legacy"}"#,
+                None,
+                None,
+                "provider",
+            ),
+            // PingOne's platform envelope.
+            (
+                400,
+                r#"{"id":"6c79","code":"INVALID_DATA","message":"One or more validation errors"}"#,
+                None,
+                Some("INVALID_DATA"),
+                "provider",
+            ),
+            (
+                400,
+                r#"{"id":"6c79","code":"INVALID_REQUEST","message":"x"}"#,
+                Some("INVALID_REQUEST"),
+                None,
+                "oauth",
+            ),
+            // Auth0's Management API envelope: `error` is the reason phrase.
+            (
+                429,
+                r#"{"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"}"#,
+                None,
+                Some("too_many_requests"),
+                "provider",
+            ),
+            // A one-word reason phrase is no OAuth code either.
+            (
+                400,
+                r#"{"statusCode":400,"error":"Bad Request","message":"x"}"#,
+                None,
+                None,
+                "provider",
+            ),
+            (
+                401,
+                r#"{"error":"Unauthorized","message":"Invalid token"}"#,
+                None,
+                Some("Unauthorized"),
+                "refused",
+            ),
+            // Extension codes in lower case are OAuth codes (GitHub, Salesforce).
+            (
+                200,
+                r#"{"error":"incorrect_client_credentials","error_description":"The client_id and/or client_secret passed are incorrect."}"#,
+                Some("incorrect_client_credentials"),
+                None,
+                "oauth",
+            ),
+            (
+                400,
+                "error=invalid_client_id&error_description=client+identifier+invalid",
+                Some("invalid_client_id"),
+                None,
+                "oauth",
+            ),
+        ];
+        for (status, body, oauth, provider, tag) in cases {
+            let e = err(status, &[], body);
+            assert_eq!(e.error_code(), oauth, "{body}");
+            assert_eq!(e.provider_code(), provider, "{body}");
+            let got = match e.kind() {
+                ErrorKind::OAuth(_) => "oauth",
+                ErrorKind::Refused(_) => "refused",
+                ErrorKind::Provider(_) => "provider",
+                ErrorKind::Status { .. } => "status",
+                _ => "other",
+            };
+            assert_eq!(got, tag, "{body}");
+        }
+        // The summary and the reason phrase are kept for the operator.
+        let e = err(
+            429,
+            &[],
+            r#"{"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"}"#,
+        );
+        assert!(e.is_rate_limited() && e.is_retryable());
+        let shown = alloc::format!("{e}");
+        assert!(
+            shown.contains("too_many_requests")
+                && shown.contains("Too Many Requests: Global limit has been reached"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        let mut e = err(
+            400,
+            &[],
+            r#"{"error":"invalid_grant","error_description":"refresh token rt-SECRET-123 is revoked"}"#,
+        );
+        e.redact(&["rt-SECRET-123", "abc"]);
+        let d = e.oauth_error().unwrap().description.as_deref().unwrap();
+        assert_eq!(d, "refresh token <redacted> is revoked");
+        let mut e = err(
+            403,
+            &[],
+            r#"{"errorCode":"E1","errorSummary":"client s3cr3t-x denied"}"#,
+        );
+        e.redact(&["s3cr3t-x"]);
+        assert!(!alloc::format!("{e} {e:?}").contains("s3cr3t-x"));
     }
 
     #[test]

@@ -19,31 +19,53 @@
 //! status. Codes are matched case-insensitively (Databricks sends
 //! `TEMPORARILY_UNAVAILABLE`) but kept as sent.
 //!
+//! # What kind of error
+//!
+//! - [`ErrorKind::OAuth`] when the body carries an OAuth code;
+//! - [`ErrorKind::Refused`] for a 401 or 403 without one (a bare status, an
+//!   HTML page, or only a provider's own code such as Okta's `E0000011` or
+//!   Google's `PERMISSION_DENIED`): the endpoint refused the client's
+//!   credentials or permissions, permanent like `invalid_client`;
+//! - [`ErrorKind::Provider`] for any other error with only a provider's own
+//!   code or message (Okta's `E0000047` with 429);
+//! - [`ErrorKind::Status`] when nothing in the body could be read.
+//!
 //! # Where the code comes from
 //!
-//! `error` (RFC 6749 §5.2), else Databricks' `error_code`, whose values are
-//! the OAuth codes in upper case. Okta's `errorCode` (`E0000047`) is an Okta
-//! API code, not an OAuth one: it is kept as [`ResponseError::provider_code`]
-//! and the error has no OAuth code. Descriptions come from
-//! `error_description`, else `message` (Databricks, Auth0), else Okta's
-//! `errorSummary`, cut to 1 KiB.
+//! Providers answer errors in their own shapes; each shape's members are
+//! read in general, not per provider. `error` (RFC 6749 §5.2) is the OAuth
+//! code when it reads as one: a known code in any case, or an extension code
+//! written like the registered ones, in lower case (`bad_verification_code`,
+//! `invalid_resource`). An `error` that is prose (Auth0's reason phrase
+//! `Too Many Requests`) leads the description instead. Otherwise a
+//! provider's own code member is the OAuth code only when its value is one:
+//! Okta's and Auth0's `errorCode`, Databricks' `error_code`, Google's and
+//! Azure's `error.status` / `error.code` (when `error` is an object),
+//! PingOne's `code`; else it is kept as [`ResponseError::provider_code`],
+//! as is Entra's first `error_codes` entry (`AADSTS7000215`). Descriptions
+//! come from `error_description`, else `message` (Databricks, Auth0,
+//! PingOne), else Okta's `errorSummary`, else `error.message`, cut to 1 KiB.
+//! A source removes any secret of its request that the server echoed back
+//! ([`ResponseError`] never holds one).
 //!
 //! # Rate limiting
 //!
-//! A response is rate limited when its status is 429, or when its code or
-//! description says so ("rate limit", "too many requests", "throttl",
-//! "limit exceeded", with `-`/`_` variants): Vertex reports a token-issuance cap as
+//! A response is rate limited when its status is 429, or when its code, the
+//! provider's code or the description says so ("rate limit", "too many
+//! requests", "throttl", "limit exceeded", "resource_exhausted",
+//! "request_limited", with `-`/`_` variants): Vertex reports a token-issuance cap as
 //! `400 invalid_request`. Being rate limited does not make an error
 //! transient (Vertex's cap lasts hours); it makes the rate-limit reset
 //! headers count.
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::String;
 use core::fmt;
 use core::time::Duration;
 
 use crate::error::{Error, ErrorKind, Retry};
-use crate::oauth_error::{ErrorCode, OAuthError};
+use crate::oauth_error::{ErrorCode, OAuthError, ProviderError};
 
 use super::fields::{Fields, Value};
 use super::hints::retry_hints;
@@ -58,15 +80,18 @@ const MAX_CODE: usize = 128;
 
 /// Phrases that mark a rate limit in a code or a description
 /// (compared case-insensitively).
-const RATE_LIMIT_PHRASES: [&str; 8] = [
+const RATE_LIMIT_PHRASES: [&str; 11] = [
     "rate limit",
     "rate-limit",
     "ratelimit",
     "rate_limit",
     "too many requests",
+    "too_many_requests",
     "throttl",
     "limit exceeded",
     "limit_exceeded",
+    "resource_exhausted",
+    "request_limited",
 ];
 
 /// Why a token response gave no token, and what the server said about
@@ -131,24 +156,35 @@ impl ResponseError {
         now_epoch_secs: Option<u64>,
     ) -> Self {
         let status = resp.status;
-        let text = |v: &Option<Value>, max: usize| {
-            v.as_ref()
-                .and_then(Value::non_empty_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from(shorten(s, max)))
+        let object = fields.error_object.as_ref();
+        let codes = Codes::read(fields);
+        let code = codes.oauth.as_deref().map(normalize_code);
+        let message = [
+            fields.error_description.as_ref(),
+            fields.message.as_ref(),
+            fields.okta_error_summary.as_ref(),
+            object.and_then(|o| o.message.as_ref()),
+        ]
+        .into_iter()
+        .find_map(|v| text(v, MAX_DESCRIPTION));
+        // An `error` that is prose (Auth0's "Too Many Requests") leads the
+        // description instead of being taken for a code.
+        let description = match (codes.prose, message) {
+            (Some(prose), Some(m)) => Some(String::from(shorten(
+                &format!("{prose}: {m}"),
+                MAX_DESCRIPTION,
+            ))),
+            (prose, message) => message.or(prose),
         };
-        let code_as_sent =
-            text(&fields.error, MAX_CODE).or_else(|| text(&fields.error_code, MAX_CODE));
-        let code = code_as_sent.as_deref().map(normalize_code);
-        let description = text(&fields.error_description, MAX_DESCRIPTION)
-            .or_else(|| text(&fields.message, MAX_DESCRIPTION))
-            .or_else(|| text(&fields.okta_error_summary, MAX_DESCRIPTION));
         let rate_limited = status == 429
-            || [code_as_sent.as_deref(), description.as_deref()]
-                .into_iter()
-                .flatten()
-                .any(mentions_rate_limit);
+            || [
+                codes.oauth.as_deref(),
+                codes.provider.as_deref(),
+                description.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(mentions_rate_limit);
         let hints = retry_hints(resp, now_epoch_secs, rate_limited);
         let min_poll_interval = fields
             .interval
@@ -160,22 +196,77 @@ impl ResponseError {
             Some(code) => ErrorKind::OAuth(OAuthError {
                 code,
                 description,
-                uri: text(&fields.error_uri, MAX_DESCRIPTION),
+                uri: text(fields.error_uri.as_ref(), MAX_DESCRIPTION),
                 status,
             }),
-            None => ErrorKind::Status { status },
+            None => {
+                let provider = ProviderError {
+                    status,
+                    code: codes.provider.clone(),
+                    message: description,
+                };
+                if status == 401 || status == 403 {
+                    ErrorKind::Refused(provider)
+                } else if provider.code.is_some() || provider.message.is_some() {
+                    ErrorKind::Provider(provider)
+                } else {
+                    ErrorKind::Status { status }
+                }
+            }
         };
         ResponseError(Box::new(Inner {
             kind,
             retry,
             status,
-            code_as_sent,
-            provider_code: text(&fields.okta_error_code, MAX_CODE),
+            code_as_sent: codes.oauth,
+            provider_code: codes.provider,
             rate_limited,
             retry_after: hints.after.or(min_poll_interval),
             retry_at_epoch: hints.at_epoch,
             min_poll_interval,
         }))
+    }
+
+    /// Replaces every occurrence of each secret in what the server said
+    /// (descriptions, messages, codes, the error URI) with `<redacted>`: a
+    /// server that echoes the request back must not put a secret into an
+    /// error, a log line or an event. Secrets shorter than 4 bytes are
+    /// ignored (they would blank out ordinary words).
+    /// [`TokenRequest::redact`](super::TokenRequest::redact) does this with
+    /// the request's own secrets; [`OAuthSource`](super::OAuthSource) calls
+    /// it for every error.
+    pub fn redact(&mut self, secrets: &[&str]) {
+        let secrets: alloc::vec::Vec<&str> = secrets
+            .iter()
+            .copied()
+            .filter(|s| s.len() >= MIN_REDACTED)
+            .collect();
+        if secrets.is_empty() {
+            return;
+        }
+        let inner = &mut *self.0;
+        let scrub_opt = |s: &mut Option<String>| {
+            if let Some(s) = s.as_mut() {
+                scrub(s, &secrets);
+            }
+        };
+        match &mut inner.kind {
+            ErrorKind::OAuth(e) => {
+                if let ErrorCode::Other(code) = &mut e.code {
+                    scrub(code, &secrets);
+                }
+                scrub_opt(&mut e.description);
+                scrub_opt(&mut e.uri);
+            }
+            ErrorKind::Refused(p) | ErrorKind::Provider(p) => {
+                scrub_opt(&mut p.code);
+                scrub_opt(&mut p.message);
+            }
+            ErrorKind::InvalidResponse(why) => scrub(why, &secrets),
+            _ => {}
+        }
+        scrub_opt(&mut inner.code_as_sent);
+        scrub_opt(&mut inner.provider_code);
     }
 
     /// What went wrong: [`ErrorKind::OAuth`] when the body carries an OAuth
@@ -214,7 +305,12 @@ impl ResponseError {
         self.0.code_as_sent.as_deref()
     }
 
-    /// A provider's own, non-OAuth code (Okta's `errorCode`, `E0000047`).
+    /// The provider's own code, when it sent one that is not the OAuth
+    /// code: Okta's or Auth0's `errorCode` (`E0000047`, `too_many_requests`),
+    /// a Databricks `error_code` that is not an OAuth code
+    /// (`PERMISSION_DENIED`), Google's or Azure's `error.status` /
+    /// `error.code`, PingOne's `code` (`INVALID_DATA`), Entra's first
+    /// `error_codes` entry as `AADSTS<n>`.
     pub fn provider_code(&self) -> Option<&str> {
         self.0.provider_code.as_deref()
     }
@@ -275,6 +371,105 @@ impl fmt::Display for ResponseError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for ResponseError {}
+
+/// The shortest secret [`ResponseError::redact`] looks for.
+const MIN_REDACTED: usize = 4;
+
+/// Replaces each secret in `s` with `<redacted>`.
+fn scrub(s: &mut String, secrets: &[&str]) {
+    for secret in secrets {
+        if s.contains(secret) {
+            *s = s.replace(secret, "<redacted>");
+        }
+    }
+}
+
+/// A non-blank string member, trimmed and cut to `max` bytes. Numbers,
+/// objects and arrays are not text (Databricks' legacy endpoints send the
+/// HTTP status as a number in `error_code`).
+fn text(v: Option<&Value>, max: usize) -> Option<String> {
+    v.and_then(Value::non_empty_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from(shorten(s, max)))
+}
+
+/// The codes an error body carries, sorted out.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Codes {
+    /// The OAuth code, as sent.
+    oauth: Option<String>,
+    /// The provider's own code, when it is not the OAuth code.
+    provider: Option<String>,
+    /// `error` when it is prose, not a code ("Too Many Requests").
+    prose: Option<String>,
+}
+
+impl Codes {
+    /// `error` (RFC 6749) is the OAuth code when it reads as one: a known
+    /// code in any case, or an extension code in lower case
+    /// (`bad_verification_code`, `invalid_resource`). Otherwise each
+    /// provider's own code member is the OAuth code if its value is a known
+    /// one (Okta's `errorCode: invalid_client`, Databricks'
+    /// `error_code: TEMPORARILY_UNAVAILABLE`), and the provider's code if
+    /// not. An `error` in other words ("Unauthorized") is a provider code;
+    /// one with spaces is prose.
+    fn read(fields: &Fields) -> Codes {
+        let object = fields.error_object.as_ref();
+        let error = text(fields.error.as_ref(), MAX_DESCRIPTION);
+        let mut codes = Codes::default();
+        let mut members: alloc::vec::Vec<String> = [
+            fields.camel_error_code.as_ref(),
+            fields.error_code.as_ref(),
+            object.and_then(|o| o.status.as_ref()),
+            object.and_then(|o| o.code.as_ref()),
+            fields.code.as_ref(),
+        ]
+        .into_iter()
+        .filter_map(|v| text(v, MAX_CODE))
+        .collect();
+        match error {
+            Some(e) if is_oauth_code(&e) => codes.oauth = Some(e),
+            Some(e) if is_code_token(&e) => members.push(e),
+            Some(e) => codes.prose = Some(e),
+            None => {}
+        }
+        for member in members {
+            if codes.oauth.is_none() && normalize_code(&member).is_known() {
+                codes.oauth = Some(member);
+            } else if codes.provider.is_none() && codes.oauth.as_ref() != Some(&member) {
+                codes.provider = Some(member);
+            }
+        }
+        if codes.provider.is_none() {
+            codes.provider = entra_code(fields.error_codes.as_ref());
+        }
+        codes
+    }
+}
+
+/// A single token with the characters RFC 6749 §5.2 allows in a code
+/// (printable ASCII but `"` and `\\`), no spaces.
+fn is_code_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_CODE
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+/// Whether `error` is an OAuth code: a known one in any case, or an
+/// extension code written like the registered ones (lower case).
+fn is_oauth_code(s: &str) -> bool {
+    is_code_token(s) && (normalize_code(s).is_known() || !s.bytes().any(|b| b.is_ascii_uppercase()))
+}
+
+/// Entra's first numeric code as `AADSTS<n>` (its documented form).
+fn entra_code(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::UInt(n) => Some(format!("AADSTS{n}")),
+        other => text(Some(other), MAX_CODE),
+    }
+}
 
 /// Whether an error with this status and OAuth code can go away on its own
 /// (see the [module docs](self)). Public so that a transport or source that

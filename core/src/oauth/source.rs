@@ -55,11 +55,15 @@ impl<T> OAuthSource<T> {
     }
 
     fn accept(&self, response: &super::http::HttpResponse) -> Result<Fetched, Error> {
-        let parsed: ParsedToken = parse_token_response(response, now_epoch_secs(), &self.options)?;
-        self.request
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .rotate_refresh_token(&parsed);
+        let parsed = parse_token_response(response, now_epoch_secs(), &self.options);
+        let mut request = self.request.lock().unwrap_or_else(PoisonError::into_inner);
+        let parsed: ParsedToken = parsed.map_err(|mut e| {
+            // A server that echoes the request must not put a secret into
+            // an error that every waiter, log line and event will show.
+            request.redact(&mut e);
+            e
+        })?;
+        request.rotate_refresh_token(&parsed);
         Ok(parsed.into_fetched())
     }
 }

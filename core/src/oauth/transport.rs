@@ -22,7 +22,9 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::oauth::config_error::ConfigError;
 use crate::oauth::http::{HttpRequest, HttpResponse, Method};
+use zeroize::Zeroize;
 
 /// A blocking HTTP transport.
 pub trait Transport: Send + Sync + 'static {
@@ -202,36 +204,54 @@ struct Parsed<'a> {
     prefix: &'a str,
     /// The path, query and fragment (may be empty).
     rest: &'a str,
+    /// Whether the authority carries userinfo (`user:password@`).
+    userinfo: bool,
 }
 
+/// Reads an absolute `http`/`https` URL, or says what is wrong with it.
+///
 /// Characters that a URL parser may treat specially (strip, or read as a
-/// separator) but this one does not: a URL holding any is refused rather
-/// than risk reading its host differently from the HTTP client.
-fn has_ambiguous_chars(s: &str) -> bool {
-    s.bytes()
-        .any(|b| b <= b' ' || b == 0x7f || b == b'\\' || !b.is_ascii())
-}
-
-fn parse(url: &str) -> Option<Parsed<'_>> {
-    if has_ambiguous_chars(url) {
-        return None;
+/// separator) but this one does not are refused rather than risk reading the
+/// host differently from the HTTP client. The reasons quote nothing from the
+/// URL: it may hold a password.
+fn parse(url: &str) -> Result<Parsed<'_>, &'static str> {
+    if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err("contains whitespace or a control character");
     }
-    let (scheme, after) = url.split_once("://")?;
+    if url.contains('\\') {
+        return Err("contains a backslash");
+    }
+    if !url.is_ascii() {
+        return Err(
+            "contains a non-ASCII character (percent-encode it, or write the host in its xn-- form)",
+        );
+    }
+    let Some((scheme, after)) = url.split_once("://") else {
+        return Err("is not an absolute URL (expected https://host/path)");
+    };
     let scheme = if scheme.eq_ignore_ascii_case("https") {
         Scheme::Https
     } else if scheme.eq_ignore_ascii_case("http") {
         Scheme::Http
     } else {
-        return None;
+        return Err("has a scheme other than http or https");
     };
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
     let (authority, rest) = after.split_at(end);
-    let prefix = url.get(..url.len() - rest.len())?;
+    let prefix = url
+        .get(..url.len() - rest.len())
+        .ok_or("is not an absolute URL (expected https://host/path)")?;
     // Userinfo ends at the last '@' of the authority.
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((_, hp)) => (true, hp),
+        None => (false, authority),
+    };
     let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-        let (host, after_host) = bracketed.split_once(']')?;
-        host.parse::<Ipv6Addr>().ok()?;
+        let (host, after_host) = bracketed
+            .split_once(']')
+            .ok_or("has an IPv6 host with no closing bracket")?;
+        host.parse::<Ipv6Addr>()
+            .map_err(|_| "has an IPv6 host that is not a valid address")?;
         (host, after_host)
     } else {
         match host_port.find(':') {
@@ -240,7 +260,7 @@ fn parse(url: &str) -> Option<Parsed<'_>> {
         }
     };
     if host.is_empty() {
-        return None;
+        return Err("has no host");
     }
     let port = match port {
         "" | ":" => match scheme {
@@ -248,17 +268,47 @@ fn parse(url: &str) -> Option<Parsed<'_>> {
             Scheme::Https => 443,
         },
         p => {
-            let digits = p.strip_prefix(':')?;
+            let digits = p
+                .strip_prefix(':')
+                .ok_or("has something other than a port after its host")?;
             if !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
+                return Err("has a port that is not a number");
             }
-            digits.parse::<u16>().ok()?
+            digits
+                .parse::<u16>()
+                .map_err(|_| "has a port above 65535")?
         }
     };
-    Some(Parsed {
+    Ok(Parsed {
         origin: Origin { scheme, host, port },
         prefix,
         rest,
+        userinfo,
+    })
+}
+
+/// Whether `s` holds a character [`parse`] refuses wherever it appears.
+fn parse_refuses_chars(s: &str) -> bool {
+    s.bytes()
+        .any(|b| b <= b' ' || b == 0x7f || b == b'\\' || !b.is_ascii())
+}
+
+/// What a token URL is made of, for the request builder's own checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UrlShape {
+    /// Whether the authority carries userinfo.
+    pub(crate) userinfo: bool,
+    /// Whether the URL has a fragment.
+    pub(crate) fragment: bool,
+}
+
+/// Reads `url` as an absolute `http`/`https` URL; the error says what is
+/// wrong, quoting nothing from the URL.
+pub(crate) fn url_shape(url: &str) -> Result<UrlShape, &'static str> {
+    let parsed = parse(url)?;
+    Ok(UrlShape {
+        userinfo: parsed.userinfo,
+        fragment: parsed.rest.contains('#'),
     })
 }
 
@@ -272,11 +322,31 @@ fn is_loopback(host: &str) -> bool {
     host.parse::<Ipv6Addr>().is_ok_and(|v6| v6.is_loopback())
 }
 
-/// A URL as it may appear in an error message: scheme, host, port and path,
-/// without userinfo, query or fragment (any of which may carry a secret).
+/// A URL as it may appear in an error message or a `Debug`: scheme, host,
+/// port and path, without userinfo, query or fragment (any of which may
+/// carry a secret).
+///
+/// A URL this module cannot read is shown quoted and escaped, cut at its
+/// query or fragment, with everything between `://` and the last `@`
+/// dropped, and shortened to 120 characters: enough to see what is wrong,
+/// never its userinfo. A string without `://` is shown as its length only
+/// (it may be a secret pasted in the wrong place).
+///
+/// ```
+/// use freshen_core::oauth::transport::display_url;
+///
+/// assert_eq!(
+///     display_url("https://user:pw@idp.example.com/token?x=1#f"),
+///     "https://idp.example.com:443/token"
+/// );
+/// assert_eq!(
+///     display_url("https://user:pw@idp.example.com:99999/token"),
+///     r#""https://idp.example.com:99999/token""#
+/// );
+/// ```
 pub fn display_url(url: &str) -> String {
     match parse(url) {
-        Some(p) => {
+        Ok(p) => {
             let path_end = p.rest.find(['?', '#']).unwrap_or(p.rest.len());
             let path = p.rest.get(..path_end).unwrap_or("");
             let scheme = match p.origin.scheme {
@@ -291,8 +361,44 @@ pub fn display_url(url: &str) -> String {
                 format!("{scheme}://{host}:{port}{path}")
             }
         }
-        None => String::from("<unparseable URL>"),
+        Err(_) => display_unreadable(url),
     }
+}
+
+/// The longest unreadable URL shown, in characters.
+const MAX_SHOWN: usize = 120;
+
+fn display_unreadable(url: &str) -> String {
+    // Not even `scheme://`: it may be anything, a secret pasted in the wrong
+    // place included, so only its length is shown.
+    let Some((scheme, after)) = url.split_once("://") else {
+        return format!("<{} characters, no scheme>", url.chars().count());
+    };
+    // Never the query or the fragment.
+    let after = after.split(['?', '#']).next().unwrap_or("");
+    let scheme_ok = !scheme.is_empty()
+        && scheme.len() <= 16
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    // Conservative: a password may hold an unencoded '/', so drop
+    // everything up to the last '@' of the whole remainder.
+    let after = after.rsplit_once('@').map_or(after, |(_, tail)| tail);
+    let shown = if scheme_ok {
+        format!("{scheme}://{after}")
+    } else {
+        format!("…://{after}")
+    };
+    let mut out = String::from("\"");
+    for (i, c) in shown.chars().enumerate() {
+        if i == MAX_SHOWN {
+            out.push('…');
+            break;
+        }
+        out.extend(c.escape_debug());
+    }
+    out.push('"');
+    out
 }
 
 /// Checks that a transport may send a request to `url`.
@@ -313,19 +419,20 @@ pub fn display_url(url: &str) -> String {
 /// assert!(check_url("http://example.invalid/token", &config).is_err());
 /// ```
 pub fn check_url(url: &str, config: &TransportConfig) -> Result<(), Error> {
-    let Some(parsed) = parse(url) else {
-        return Err(Error::permanent(ErrorKind::Config(format!(
-            "not an absolute http(s) URL: {}",
-            display_url(url)
-        ))));
-    };
+    let parsed = parse(url).map_err(|reason| {
+        Error::permanent(ErrorKind::Config(ConfigError::InvalidTokenUrl {
+            url: display_url(url),
+            reason,
+        }))
+    })?;
     match parsed.origin.scheme {
         Scheme::Https => Ok(()),
         Scheme::Http if config.allow_insecure_http || is_loopback(parsed.origin.host) => Ok(()),
-        Scheme::Http => Err(Error::permanent(ErrorKind::Config(format!(
-            "refusing plain http to a non-loopback host ({}); use https",
-            display_url(url)
-        )))),
+        Scheme::Http => Err(Error::permanent(ErrorKind::Config(
+            ConfigError::InsecureHttp {
+                url: display_url(url),
+            },
+        ))),
     }
 }
 
@@ -348,8 +455,10 @@ pub fn check_url(url: &str, config: &TransportConfig) -> Result<(), Error> {
 /// assert_eq!(redirect_target(from, "http://idp.example.com/token"), None);
 /// ```
 pub fn redirect_target(from_url: &str, location: &str) -> Option<String> {
-    let from = parse(from_url)?;
-    if location.is_empty() || has_ambiguous_chars(location) {
+    let from = parse(from_url).ok()?;
+    // A location any URL parser might read differently (whitespace,
+    // control characters, a backslash, non-ASCII) is not followed.
+    if location.is_empty() || parse_refuses_chars(location) {
         return None;
     }
     let target = if location.starts_with("//") {
@@ -382,7 +491,7 @@ pub fn redirect_target(from_url: &str, location: &str) -> Option<String> {
             format!("{}{dir}{location}", from.prefix)
         }
     };
-    let to = parse(&target)?;
+    let to = parse(&target).ok()?;
     let same_host = to.origin.host.eq_ignore_ascii_case(from.origin.host);
     if to.origin.scheme == from.origin.scheme && same_host && to.origin.port == from.origin.port {
         Some(target)
@@ -412,6 +521,16 @@ pub fn redirect_allowed(from_url: &str, to_url: &str) -> bool {
 /// from an [`HttpRequest`].
 pub fn is_transport_header(name: &str) -> bool {
     ["host", "content-length", "transfer-encoding", "connection"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Whether a request header carries a credential (`Authorization`,
+/// `Proxy-Authorization`, `Cookie`): transports mark its value sensitive, so
+/// the HTTP library keeps it out of HTTP/2 header compression tables and
+/// its own `Debug` output.
+pub fn is_sensitive_header(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "cookie"]
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h))
 }
@@ -452,16 +571,20 @@ pub fn next_redirect(
         return Err(refused_redirect(&sent.url, location));
     };
     if hops >= MAX_REDIRECTS {
-        return Err(Error::permanent(ErrorKind::Config(format!(
-            "more than {MAX_REDIRECTS} redirects from {}",
-            display_url(&sent.url)
-        ))));
+        return Err(Error::permanent(ErrorKind::Config(
+            format!(
+                "more than {MAX_REDIRECTS} redirects from {}",
+                display_url(&sent.url)
+            )
+            .into(),
+        )));
     }
     let mut next = sent.clone();
     next.url = target;
     if matches!(status, 301..=303) && sent.method == Method::Post {
         next.method = Method::Get;
-        next.body.clear();
+        // Wiped, not just emptied: the GET must not carry the secret on.
+        next.body.zeroize();
         next.headers.retain(|(name, _)| {
             !name.eq_ignore_ascii_case("content-type")
                 && !name.eq_ignore_ascii_case("content-length")
@@ -472,11 +595,14 @@ pub fn next_redirect(
 
 /// The error for a redirect that [`redirect_allowed`] refuses.
 pub fn refused_redirect(from_url: &str, location: &str) -> Error {
-    Error::permanent(ErrorKind::Config(format!(
-        "refusing a redirect from {} to another origin ({})",
-        display_url(from_url),
-        display_url(location)
-    )))
+    Error::permanent(ErrorKind::Config(
+        format!(
+            "refusing a redirect from {} to another origin ({})",
+            display_url(from_url),
+            display_url(location)
+        )
+        .into(),
+    ))
 }
 
 #[cfg(test)]
@@ -648,18 +774,10 @@ mod tests {
     }
 
     fn post(url: &str) -> HttpRequest {
-        HttpRequest {
-            method: Method::Post,
-            url: String::from(url),
-            headers: vec![
-                (
-                    String::from("Content-Type"),
-                    String::from("application/x-www-form-urlencoded"),
-                ),
-                (String::from("Authorization"), String::from("Basic eDp5")),
-            ],
-            body: b"grant_type=client_credentials".to_vec(),
-        }
+        HttpRequest::new(Method::Post, url)
+            .with_header("Content-Type", "application/x-www-form-urlencoded")
+            .with_header("Authorization", "Basic eDp5")
+            .with_body(&b"grant_type=client_credentials"[..])
     }
 
     #[test]
@@ -719,6 +837,14 @@ mod tests {
             "https://idp.example.com:443/t"
         );
         assert_eq!(display_url("http://[::1]:8/t"), "http://[::1]:8/t");
-        assert_eq!(display_url("garbage"), "<unparseable URL>");
+        assert_eq!(display_url("garbage"), "<7 characters, no scheme>");
+        assert_eq!(
+            display_url("user:pw@idp.example/token"),
+            "<25 characters, no scheme>"
+        );
+        assert_eq!(
+            display_url("htps://u:p/w@idp.example/t?q#f"),
+            "\"htps://idp.example/t\""
+        );
     }
 }
