@@ -12,6 +12,7 @@
 
 mod cases;
 mod drivers;
+mod guard;
 mod source;
 
 macro_rules! case {
