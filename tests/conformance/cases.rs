@@ -1,11 +1,13 @@
 //! The cases, written once for every driver.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use freshen::{ErrorKind, Policy};
+use freshen::{ErrorKind, Event, Policy};
 
 use crate::drivers::{Driver, Got};
-use crate::guard::Herd;
+use crate::guard::{HANG_GUARD, Herd, within};
 use crate::source::{Behaviour, TestSource};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -257,4 +259,35 @@ pub fn prefetch_refreshes_at_refresh_at_without_traffic<D: Driver>() {
         D::NAME
     );
     assert_eq!(src.calls(), 2);
+}
+
+/// An event sink that panics (here on `RefreshSucceeded`, which comes just
+/// before the waiters are woken) loses its event, nothing else: every waiter
+/// of the attempt still gets the token, and the next refresh works too.
+/// Bounded: a regression fails here instead of hanging.
+pub fn panicking_sink_does_not_hang_waiters<D: Driver>() {
+    let panics = within(HANG_GUARD, D::NAME, || {
+        let d = D::new();
+        let (src, _) = TestSource::new(HOUR);
+        let panics = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&panics);
+        let sink = Arc::new(move |e: &Event| {
+            if matches!(e, Event::RefreshSucceeded { .. }) {
+                seen.fetch_add(1, Ordering::SeqCst);
+                panic!("the event sink panics on purpose");
+            }
+        });
+        let cache = d.build_with_sink(src.clone(), policy(), Some(sink));
+        let results = overlapping_herd(&d, &cache, &src, 100);
+        for r in &results {
+            assert_eq!(secret(r), "token-1", "{}", D::NAME);
+        }
+        let t1 = d.token(&cache).expect("the token, cached");
+        assert!(d.invalidate(&cache, &t1));
+        let t2 = d.token(&cache).expect("a refresh after the sink panicked");
+        assert_eq!(t2.secret(), "token-2", "{}", D::NAME);
+        assert_eq!(src.calls(), 2, "{}", D::NAME);
+        panics.load(Ordering::SeqCst)
+    });
+    assert_eq!(panics, 2, "{}: the sink saw both successes", D::NAME);
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use freshen::{Error, Policy, Token};
+use freshen::{Error, Event, Policy, Token};
 use freshen_blocking::{BlockingCache, Mode};
 use freshen_cache::{Cache, Clock, ManualClock};
 use freshen_smol::{SmolCache, SmolRuntime};
@@ -15,6 +15,9 @@ use crate::guard::{Herd, observed};
 use crate::source::TestSource;
 
 pub type Got = Result<Arc<Token>, Error>;
+
+/// An event sink, as the cases hand it to a driver.
+pub type Sink = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// A call running in the background: join it for its result.
 pub type Pending = Box<dyn FnOnce() -> Got + Send>;
@@ -26,7 +29,15 @@ pub trait Driver: Sized + Send + Sync + 'static {
     const BACKGROUND: bool;
 
     fn new() -> Self;
-    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache;
+    fn build_with_sink(
+        &self,
+        source: TestSource,
+        policy: Policy,
+        sink: Option<Sink>,
+    ) -> Self::Cache;
+    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+        self.build_with_sink(source, policy, None)
+    }
     /// One call, on the test's thread, to completion.
     fn token(&self, cache: &Self::Cache) -> Got;
     /// One call started in the background.
@@ -52,6 +63,16 @@ fn settle_real() {
     std::thread::sleep(Duration::from_millis(120));
 }
 
+/// `builder.on_event(sink)` where there is a sink.
+macro_rules! with_sink {
+    ($builder:expr, $sink:expr) => {
+        match $sink {
+            Some(sink) => $builder.on_event(move |e| sink(e)),
+            None => $builder,
+        }
+    };
+}
+
 // ------------------------------------------------------------------ tokio
 
 pub struct Tokio {
@@ -71,13 +92,16 @@ impl Driver for Tokio {
             .unwrap();
         Tokio { rt }
     }
-    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+    fn build_with_sink(
+        &self,
+        source: TestSource,
+        policy: Policy,
+        sink: Option<Sink>,
+    ) -> Self::Cache {
         let _guard = self.rt.enter();
         let runtime = TokioRuntime::current().with_runtime_clock();
-        TokioCache::builder(source, runtime)
-            .policy(policy)
-            .seed(7)
-            .build()
+        let builder = TokioCache::builder(source, runtime).policy(policy).seed(7);
+        with_sink!(builder, sink).build()
     }
     fn token(&self, cache: &Self::Cache) -> Got {
         self.rt.block_on(cache.token()).map(|t| t.into_arc())
@@ -199,12 +223,15 @@ impl Driver for Smol {
             clock: ManualClock::new().with_tick(Duration::from_millis(5)),
         }
     }
-    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+    fn build_with_sink(
+        &self,
+        source: TestSource,
+        policy: Policy,
+        sink: Option<Sink>,
+    ) -> Self::Cache {
         let runtime = SmolRuntime::new().with_clock(self.clock.clone());
-        SmolCache::builder(source, runtime)
-            .policy(policy)
-            .seed(7)
-            .build()
+        let builder = SmolCache::builder(source, runtime).policy(policy).seed(7);
+        with_sink!(builder, sink).build()
     }
     fn token(&self, cache: &Self::Cache) -> Got {
         smol::block_on(cache.token()).map(|t| t.into_arc())
@@ -316,14 +343,19 @@ impl<const INLINE: bool> Driver for Blocking<INLINE> {
             clock: ManualClock::new().with_tick(Duration::from_millis(20)),
         }
     }
-    fn build(&self, source: TestSource, policy: Policy) -> Self::Cache {
+    fn build_with_sink(
+        &self,
+        source: TestSource,
+        policy: Policy,
+        sink: Option<Sink>,
+    ) -> Self::Cache {
         let mode = if INLINE { Mode::Inline } else { Mode::Threads };
-        BlockingCache::builder(source)
+        let builder = BlockingCache::builder(source)
             .mode(mode)
             .clock(WaitClock(self.clock.clone()))
             .policy(policy)
-            .seed(7)
-            .build()
+            .seed(7);
+        with_sink!(builder, sink).build()
     }
     fn token(&self, cache: &Self::Cache) -> Got {
         cache.token().map(|t| t.into_arc())

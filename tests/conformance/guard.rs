@@ -1,17 +1,45 @@
-//! The herd gate, which proves that a herd's callers really overlap. It
-//! waits on the real clock, and only as a bound: a passing case never waits
-//! it out.
+//! Bounded guards, so a regression fails a case instead of hanging CI, and
+//! the herd gate, which proves that a herd's callers really overlap.
+//!
+//! Both wait on the real clock, and only as a bound: a passing case never
+//! waits them out.
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// How long a hang check waits before it calls the code under test hung.
+pub const HANG_GUARD: Duration = Duration::from_secs(10);
+
 /// How long a herd may take to gather before the gate opens anyway. Large
 /// herds of threads take a few seconds to start on a busy two-core machine.
 pub const HERD_GUARD: Duration = Duration::from_secs(60);
+
+/// Runs `f` on a thread of its own and returns its result, re-raising its
+/// panic; fails the calling test if `f` is still running after `limit` (the
+/// hung thread is left behind; the test has failed).
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("guarded: {what}"))
+        .spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        })
+        .expect("a thread for the guarded call");
+    match rx.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => resume_unwind(panic),
+        Err(_) => panic!("{what}: still running after {limit:?}: it hangs"),
+    }
+}
 
 /// A herd of `n` callers and the gate their source's first call is held at.
 ///

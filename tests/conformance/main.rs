@@ -38,6 +38,7 @@ macro_rules! common_cases {
         case!(invalidating_a_replaced_token_does_nothing, $driver);
         case!(thousand_invalidations_of_one_token_cause_one_fetch, $driver);
         case!(dropping_the_last_handle_stops_background_work, $driver);
+        case!(panicking_sink_does_not_hang_waiters, $driver);
     };
 }
 
