@@ -1,6 +1,7 @@
-//! The four drivers behind one interface, so every case is written once.
-//! Virtual time everywhere: tokio's paused clock, and a `ManualClock` for
-//! smol and the blocking drivers.
+//! The five drivers behind one interface, so every case is written once.
+//! Virtual time everywhere: tokio's paused clock on its current-thread
+//! runtime, and a `ManualClock` for tokio's multi-thread runtime (which
+//! cannot pause), smol and the blocking drivers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use freshen_smol::{SmolCache, SmolRuntime};
 use freshen_tokio::{TokioCache, TokioRuntime};
 
 use crate::guard::{Herd, observed};
+use crate::manual_tokio::TokioOnManualClock;
 use crate::source::TestSource;
 
 pub type Got = Result<Arc<Token>, Error>;
@@ -205,6 +207,114 @@ async fn invalidate_herd_on_tokio<R: freshen_cache::Runtime + Clone>(
         out.push(t.await.unwrap());
     }
     out
+}
+
+// ------------------------------------------------------ tokio multi-thread
+
+/// tokio's multi-thread runtime: tasks move between its workers, and tokens
+/// are taken on one worker and dropped on another. Its clock cannot pause,
+/// so the cache reads a `ManualClock` (see `manual_tokio.rs`).
+pub struct TokioMulti {
+    rt: tokio::runtime::Runtime,
+    clock: ManualClock,
+}
+
+pub type TokioMultiCache = Cache<TestSource, TokioOnManualClock>;
+
+impl TokioMulti {
+    pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+}
+
+impl Driver for TokioMulti {
+    type Cache = TokioMultiCache;
+    const NAME: &'static str = "tokio-multi";
+    const BACKGROUND: bool = true;
+
+    fn new() -> Self {
+        TokioMulti {
+            rt: Self::runtime(2),
+            clock: ManualClock::new().with_tick(Duration::from_millis(5)),
+        }
+    }
+    fn build_with_sink(
+        &self,
+        source: TestSource,
+        policy: Policy,
+        sink: Option<Sink>,
+    ) -> Self::Cache {
+        let _guard = self.rt.enter();
+        let runtime = TokioOnManualClock::current(self.clock.clone());
+        let builder = Cache::builder(source, runtime).policy(policy).seed(7);
+        with_sink!(builder, sink).build()
+    }
+    fn token(&self, cache: &Self::Cache) -> Got {
+        self.rt.block_on(cache.token()).map(|t| t.into_arc())
+    }
+    fn spawn_call(&self, cache: &Self::Cache) -> Pending {
+        let cache = cache.clone();
+        let task = self
+            .rt
+            .spawn(async move { cache.token().await.map(|t| t.into_arc()) });
+        settle_real();
+        let handle = self.rt.handle().clone();
+        Box::new(move || handle.block_on(task).unwrap())
+    }
+    fn herd(&self, cache: &Self::Cache, herd: &Arc<Herd>) -> Vec<Got> {
+        let tasks = {
+            let _guard = self.rt.enter();
+            spawn_herd(cache, herd)
+        };
+        herd.release_when_all_waiting();
+        self.rt.block_on(async {
+            let mut out = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    }
+    fn abandon_waiters(&self, cache: &Self::Cache, n: usize) {
+        let herd = Herd::new(n, || {});
+        let tasks = {
+            let _guard = self.rt.enter();
+            spawn_herd(cache, &herd)
+        };
+        assert!(
+            herd.release_when_all_waiting(),
+            "only {} of {n} waiters waited",
+            herd.waiting()
+        );
+        for t in &tasks {
+            t.abort();
+        }
+        self.rt.block_on(async {
+            for t in tasks {
+                assert!(t.await.unwrap_err().is_cancelled());
+            }
+        });
+    }
+    fn cached(&self, cache: &Self::Cache) -> Option<Arc<Token>> {
+        cache.cached().map(|t| t.into_arc())
+    }
+    fn invalidate(&self, cache: &Self::Cache, token: &Token) -> bool {
+        cache.invalidate(token)
+    }
+    fn invalidate_herd(&self, cache: &Self::Cache, token: &Token, n: usize) -> Vec<Got> {
+        self.rt.block_on(invalidate_herd_on_tokio(cache, token, n))
+    }
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.settle();
+    }
+    fn settle(&self) {
+        settle_real();
+    }
 }
 
 // ------------------------------------------------------------------- smol

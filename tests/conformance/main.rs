@@ -13,6 +13,8 @@
 mod cases;
 mod drivers;
 mod guard;
+mod manual_tokio;
+mod runtimes;
 mod source;
 
 macro_rules! case {
@@ -52,6 +54,41 @@ mod tokio_driver {
         prefetch_refreshes_at_refresh_at_without_traffic,
         crate::drivers::Tokio
     );
+}
+
+/// tokio's multi-thread runtime (on a `ManualClock`: its clock cannot
+/// pause), and the defects a runtime can bring: tasks that move between
+/// workers, runtimes that shut down under a cache or an attempt.
+mod tokio_multi_driver {
+    common_cases!(crate::drivers::TokioMulti);
+    case!(
+        dropped_waiters_do_not_cancel_the_attempt,
+        crate::drivers::TokioMulti
+    );
+    case!(
+        prefetch_refreshes_at_refresh_at_without_traffic,
+        crate::drivers::TokioMulti
+    );
+
+    macro_rules! runtime_case {
+        ($name:ident) => {
+            #[test]
+            fn $name() {
+                crate::runtimes::$name();
+            }
+        };
+        ($name:ident, ignore = $reason:literal) => {
+            #[test]
+            #[ignore = $reason]
+            fn $name() {
+                crate::runtimes::$name();
+            }
+        };
+    }
+
+    runtime_case!(tokens_held_across_awaits_on_moving_tasks_stay_correct);
+    runtime_case!(cache_outlives_the_runtime_it_was_built_in);
+    runtime_case!(runtime_shutdown_mid_attempt_resolves_waiters);
 }
 
 mod smol_driver {
