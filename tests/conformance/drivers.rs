@@ -477,10 +477,13 @@ impl<const INLINE: bool> Driver for Blocking<INLINE> {
         Box::new(move || thread.join().unwrap())
     }
     fn herd(&self, cache: &Self::Cache, herd: &Arc<Herd>) -> Vec<Got> {
-        // Thousands of threads at once: one herd at a time in this process,
-        // or the tests running in parallel exhaust the memory maps.
+        // Thousands of threads at once: one big herd at a time in this
+        // process, or the tests running in parallel exhaust the memory maps.
+        // Small herds take no turn, so a case hung under a guard (its
+        // threads left behind, holding their turn) cannot block the others.
         static ONE_HERD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _herd = ONE_HERD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let _herd = (herd.len() > 1000)
+            .then(|| ONE_HERD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()));
         std::thread::scope(|s| {
             // Started first, so the callers are released (at the latest when
             // the guard passes) even if starting them fails half way.
