@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use freshen::ErrorKind;
+use freshen::{ErrorKind, Policy};
 use freshen_cache::{Cache, ManualClock};
 use freshen_tokio::{TokioCache, TokioRuntime};
 
@@ -167,6 +167,47 @@ pub fn cache_outlives_the_runtime_it_was_built_in() {
     });
 }
 
+/// `TokioRuntime::from_handle` of a runtime that has shut down: the attempt
+/// cannot run, and a caller on another runtime gets `AttemptLost` at once,
+/// not a timeout at the attempt's 30 s deadline.
+pub fn lost_attempt_does_not_hang_callers() {
+    let (got, took, calls) = within(HANG_GUARD, "a lost attempt", || {
+        let (src, _) = TestSource::new(HOUR);
+        let cache = TokioCache::new(src.clone(), TokioRuntime::from_handle(dead_runtime()));
+        let callers = TokioMulti::runtime(2);
+        let start = Instant::now();
+        let got = callers.block_on(cache.token()).map(|t| t.into_arc());
+        (got, start.elapsed(), src.calls())
+    });
+    let err = got.expect_err("no runtime to fetch on");
+    assert_eq!(err.kind(), &ErrorKind::AttemptLost, "{err:?}");
+    assert!(took < PROMPTLY, "took {took:?}");
+    assert_eq!(calls, 0, "the source never ran");
+}
+
+/// The same from outside any runtime (another executor): `AttemptLost` at
+/// once, and no panic.
+pub fn lost_attempt_outside_any_runtime_does_not_panic() {
+    let (got, took) = within(HANG_GUARD, "a lost attempt, outside tokio", || {
+        let (src, _) = TestSource::new(HOUR);
+        let cache = TokioCache::new(src, TokioRuntime::from_handle(dead_runtime()));
+        let start = Instant::now();
+        let got = smol::block_on(cache.token()).map(|t| t.into_arc());
+        (got, start.elapsed())
+    });
+    let err = got.expect_err("no runtime to fetch on");
+    assert_eq!(err.kind(), &ErrorKind::AttemptLost, "{err:?}");
+    assert!(took < PROMPTLY, "took {took:?}");
+}
+
+/// The handle of a multi-thread runtime that has shut down.
+fn dead_runtime() -> tokio::runtime::Handle {
+    let dead = TokioMulti::runtime(2);
+    let handle = dead.handle().clone();
+    drop(dead);
+    handle
+}
+
 /// The runtime running an attempt (its source held at a gate) shuts down:
 /// every waiter, on another runtime, gets `AttemptLost` at once.
 pub fn runtime_shutdown_mid_attempt_resolves_waiters() {
@@ -213,4 +254,99 @@ pub fn runtime_shutdown_mid_attempt_resolves_waiters() {
         let took = at.saturating_duration_since(shutdown);
         assert!(took < PROMPTLY, "a waiter took {took:?}");
     }
+}
+
+/// The runtime an attempt was handed to shuts down before the attempt's
+/// task first ran (a current-thread runtime nobody drives, dropped): the
+/// waiter on another runtime gets `AttemptLost` at once.
+pub fn runtime_shutdown_before_the_attempt_runs_resolves_waiters() {
+    let (got, took, calls) = within(
+        HANG_GUARD,
+        "a runtime shut down before the attempt ran",
+        || {
+            let (src, _) = TestSource::new(HOUR);
+            let idle = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let cache = TokioCache::new(
+                src.clone(),
+                TokioRuntime::from_handle(idle.handle().clone()),
+            );
+            let callers = TokioMulti::runtime(2);
+            let herd = Herd::new(1, || {});
+            let waiter = {
+                let (cache, herd) = (cache.clone(), Arc::clone(&herd));
+                callers.spawn(
+                    async move { observed(&herd, cache.token()).await.map(|t| t.into_arc()) },
+                )
+            };
+            assert!(herd.release_when_all_waiting(), "the caller never waited");
+            let shutdown = Instant::now();
+            drop(idle);
+            let got = callers.block_on(waiter).unwrap();
+            (got, shutdown.elapsed(), src.calls())
+        },
+    );
+    let err = got.expect_err("the attempt was lost");
+    assert_eq!(err.kind(), &ErrorKind::AttemptLost, "{err:?}");
+    assert!(took < PROMPTLY, "took {took:?}");
+    assert_eq!(calls, 0, "the attempt never ran");
+}
+
+/// A cache with prefetch on, built inside one runtime that is then dropped,
+/// used from a second runtime: with no traffic, the token is still
+/// refreshed at `refresh_at` (the prefetch timer lives on).
+pub fn prefetch_survives_the_runtime_it_was_built_in() {
+    let refreshed = within(2 * HANG_GUARD, "prefetch after the runtime", || {
+        let (src, _) = TestSource::new(HOUR);
+        let clock = ManualClock::new().with_tick(Duration::from_millis(5));
+        let policy = Policy::builder().prefetch(true).build().unwrap();
+        let first = TokioMulti::runtime(2);
+        let cache = {
+            let _guard = first.enter();
+            Cache::builder(src.clone(), TokioOnManualClock::current(clock.clone()))
+                .policy(policy)
+                .seed(7)
+                .build()
+        };
+        wait_for(PROMPTLY, "the first token is prefetched", || {
+            cache.cached().is_some()
+        });
+        drop(first);
+        let second = TokioMulti::runtime(2);
+        let t1 = second
+            .block_on(cache.token())
+            .expect("the held token")
+            .into_arc();
+        assert_eq!(t1.secret(), "token-1");
+        // No traffic from here on: only the prefetch timer can refresh.
+        clock.advance(t1.refresh_at().since_origin() + Duration::from_secs(1));
+        let end = Instant::now() + HANG_GUARD;
+        while src.calls() < 2 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(second);
+        src.calls() == 2
+    });
+    assert!(
+        refreshed,
+        "no refresh at refresh_at: the prefetch timer died with its runtime"
+    );
+}
+
+/// A caller whose runtime has no timer (built without `enable_time`) waits
+/// for an attempt that runs on the cache's own runtime (`from_handle`, with
+/// timers): it gets the token, and does not panic.
+pub fn waiting_on_a_runtime_without_timers_does_not_panic() {
+    let got = within(HANG_GUARD, "a caller on a runtime without timers", || {
+        let (src, _) = TestSource::new(HOUR);
+        let attempts = TokioMulti::runtime(2);
+        let cache = TokioCache::new(src, TokioRuntime::from_handle(attempts.handle().clone()));
+        let no_timers = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        no_timers.block_on(cache.token()).map(|t| t.into_arc())
+    });
+    assert_eq!(got.expect("a token").secret(), "token-1");
 }
