@@ -299,7 +299,9 @@ impl Tally {
     }
 
     /// The run did real work: many reads, many rotations of every cache,
-    /// invalidations, and most reads successful.
+    /// invalidations, and most reads successful (failures are allowed: on a
+    /// busy machine a refresh thread can miss an attempt timeout of a few
+    /// virtual seconds, a few real milliseconds here).
     fn assert_did_work(&self, books: &[&Books]) {
         assert!(self.reads >= 10_000, "only {} reads", self.reads);
         assert!(
@@ -309,7 +311,7 @@ impl Tally {
         );
         let errors: u64 = self.errors.values().sum();
         assert!(
-            errors * 10 < self.reads,
+            errors * 4 < self.reads,
             "{errors} failed reads against {} good ones",
             self.reads
         );

@@ -1,6 +1,8 @@
-//! One conformance suite, run against every driver: tokio, smol, threads and
-//! inline. Each case lives once in `cases.rs`; this file instantiates it per
-//! driver, and says why where a case cannot apply.
+//! One conformance suite, run against every driver: tokio (current-thread
+//! and multi-thread runtimes), smol, threads and inline. Each case lives
+//! once in `cases.rs`; this file instantiates it per driver, and says why
+//! where a case cannot apply. `runtimes.rs` adds cases about tokio's
+//! runtimes themselves; `guard.rs` bounds every hang check.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
