@@ -1,10 +1,13 @@
 //! The cases, written once for every driver.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use freshen::{ErrorKind, Policy};
+use freshen::{ErrorKind, Event, Policy};
 
-use crate::drivers::Driver;
+use crate::drivers::{Driver, Got};
+use crate::guard::{HANG_GUARD, Herd, within};
 use crate::source::{Behaviour, TestSource};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -26,30 +29,48 @@ fn secret(got: &crate::drivers::Got) -> String {
     got.as_ref().expect("a token").secret().to_owned()
 }
 
+/// `n` callers on `cache`, held until all of them wait inside `token()` on
+/// the source's first call, which is held at its gate until then. A driver
+/// that ran the callers one after another would never have them all waiting
+/// at once, so the gate would open only when the guard gives up, and this
+/// fails (see [`Herd`] for why).
+fn overlapping_herd<D: Driver>(d: &D, cache: &D::Cache, src: &TestSource, n: usize) -> Vec<Got> {
+    src.close_gate();
+    let gate = src.clone();
+    let herd = Herd::new(n, move || gate.open_gate());
+    let results = d.herd(cache, &herd);
+    assert!(
+        herd.overlapped(),
+        "{}: only {} of {n} callers were waiting inside token() at once",
+        D::NAME,
+        herd.waiting()
+    );
+    assert_eq!(results.len(), n);
+    results
+}
+
 /// 10,000 concurrent callers on an empty cache cause exactly one fetch, and
-/// all get the same token.
+/// all get the same token. All of them wait on that one fetch at once: it
+/// is held until they do.
 pub fn herd_on_empty_cache_causes_one_fetch<D: Driver>() {
     let d = D::new();
     let (src, _) = TestSource::new(HOUR);
-    src.close_gate();
     let cache = d.build(src.clone(), policy());
-    let results = d.herd(&cache, 10_000, &|| src.open_gate());
+    let results = overlapping_herd(&d, &cache, &src, 10_000);
     assert_eq!(src.calls(), 1, "{}: fetches", D::NAME);
-    assert_eq!(results.len(), 10_000);
     let first = secret(&results[0]);
     for r in &results {
         assert_eq!(secret(r), first);
     }
 }
 
-/// ... or all get the same error.
+/// ... or all get the same error (again all waiting on the one fetch at once).
 pub fn herd_on_failing_source_shares_one_error<D: Driver>() {
     let d = D::new();
     let (src, _) = TestSource::new(HOUR);
     src.set(Behaviour::Fail);
-    src.close_gate();
     let cache = d.build(src.clone(), policy());
-    let results = d.herd(&cache, 10_000, &|| src.open_gate());
+    let results = overlapping_herd(&d, &cache, &src, 10_000);
     assert_eq!(src.calls(), 1, "{}: fetches", D::NAME);
     let first = results[0].as_ref().expect_err("an error");
     assert_eq!(first.kind(), &ErrorKind::Status { status: 503 });
@@ -238,4 +259,35 @@ pub fn prefetch_refreshes_at_refresh_at_without_traffic<D: Driver>() {
         D::NAME
     );
     assert_eq!(src.calls(), 2);
+}
+
+/// An event sink that panics (here on `RefreshSucceeded`, which comes just
+/// before the waiters are woken) loses its event, nothing else: every waiter
+/// of the attempt still gets the token, and the next refresh works too.
+/// Bounded: a regression fails here instead of hanging.
+pub fn panicking_sink_does_not_hang_waiters<D: Driver>() {
+    let panics = within(HANG_GUARD, D::NAME, || {
+        let d = D::new();
+        let (src, _) = TestSource::new(HOUR);
+        let panics = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&panics);
+        let sink = Arc::new(move |e: &Event| {
+            if matches!(e, Event::RefreshSucceeded { .. }) {
+                seen.fetch_add(1, Ordering::SeqCst);
+                panic!("the event sink panics on purpose");
+            }
+        });
+        let cache = d.build_with_sink(src.clone(), policy(), Some(sink));
+        let results = overlapping_herd(&d, &cache, &src, 100);
+        for r in &results {
+            assert_eq!(secret(r), "token-1", "{}", D::NAME);
+        }
+        let t1 = d.token(&cache).expect("the token, cached");
+        assert!(d.invalidate(&cache, &t1));
+        let t2 = d.token(&cache).expect("a refresh after the sink panicked");
+        assert_eq!(t2.secret(), "token-2", "{}", D::NAME);
+        assert_eq!(src.calls(), 2, "{}", D::NAME);
+        panics.load(Ordering::SeqCst)
+    });
+    assert_eq!(panics, 2, "{}: the sink saw both successes", D::NAME);
 }

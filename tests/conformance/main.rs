@@ -1,6 +1,8 @@
-//! One conformance suite, run against every driver: tokio, smol, threads and
-//! inline. Each case lives once in `cases.rs`; this file instantiates it per
-//! driver, and says why where a case cannot apply.
+//! One conformance suite, run against every driver: tokio (current-thread
+//! and multi-thread runtimes), smol, threads and inline. Each case lives
+//! once in `cases.rs`; this file instantiates it per driver, and says why
+//! where a case cannot apply. `runtimes.rs` adds cases about tokio's
+//! runtimes themselves; `guard.rs` bounds every hang check.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +14,9 @@
 
 mod cases;
 mod drivers;
+mod guard;
+mod manual_tokio;
+mod runtimes;
 mod source;
 
 macro_rules! case {
@@ -37,6 +42,7 @@ macro_rules! common_cases {
         case!(invalidating_a_replaced_token_does_nothing, $driver);
         case!(thousand_invalidations_of_one_token_cause_one_fetch, $driver);
         case!(dropping_the_last_handle_stops_background_work, $driver);
+        case!(panicking_sink_does_not_hang_waiters, $driver);
     };
 }
 
@@ -49,6 +55,76 @@ mod tokio_driver {
     case!(
         prefetch_refreshes_at_refresh_at_without_traffic,
         crate::drivers::Tokio
+    );
+}
+
+/// tokio's multi-thread runtime (on a `ManualClock`: its clock cannot
+/// pause), and the defects a runtime can bring: tasks that move between
+/// workers, runtimes that shut down under a cache or an attempt.
+mod tokio_multi_driver {
+    common_cases!(crate::drivers::TokioMulti);
+    case!(
+        dropped_waiters_do_not_cancel_the_attempt,
+        crate::drivers::TokioMulti
+    );
+    case!(
+        prefetch_refreshes_at_refresh_at_without_traffic,
+        crate::drivers::TokioMulti
+    );
+
+    macro_rules! runtime_case {
+        ($name:ident) => {
+            #[test]
+            fn $name() {
+                crate::runtimes::$name();
+            }
+        };
+        ($name:ident, ignore = $reason:literal) => {
+            #[test]
+            #[ignore = $reason]
+            fn $name() {
+                crate::runtimes::$name();
+            }
+        };
+    }
+
+    runtime_case!(tokens_held_across_awaits_on_moving_tasks_stay_correct);
+    runtime_case!(cache_outlives_the_runtime_it_was_built_in);
+    runtime_case!(runtime_shutdown_mid_attempt_resolves_waiters);
+
+    // Defects in code this suite does not own, each shown by its case; run
+    // them with `--ignored`.
+    runtime_case!(
+        lost_attempt_does_not_hang_callers,
+        ignore = "defect: a task spawned on a runtime that has shut down is dropped before its \
+                  first poll, and run_attempt builds its Report (which reports Lost on drop) \
+                  only when first polled, so nothing reports the attempt: the caller waits \
+                  out the 30 s deadline and gets Timeout, not AttemptLost"
+    );
+    runtime_case!(
+        lost_attempt_outside_any_runtime_does_not_panic,
+        ignore = "defect: as lost_attempt_does_not_hang_callers, and with no runtime current \
+                  TokioRuntime::sleep makes the waiter's timer on the dead runtime, whose \
+                  first poll panics: 'A Tokio 1.x context was found, but it is being shutdown'"
+    );
+    runtime_case!(
+        runtime_shutdown_before_the_attempt_runs_resolves_waiters,
+        ignore = "defect: an attempt task dropped before its first poll (its runtime shut \
+                  down with the task still queued) reports nothing, since run_attempt builds \
+                  its Report only when first polled: waiters wait out the 30 s deadline"
+    );
+    runtime_case!(
+        prefetch_survives_the_runtime_it_was_built_in,
+        ignore = "defect: the prefetch timer task is spawned once, at build, on the runtime \
+                  current then; when that runtime shuts down the timer is gone for good, and \
+                  with no traffic nothing refreshes at refresh_at"
+    );
+    runtime_case!(
+        waiting_on_a_runtime_without_timers_does_not_panic,
+        ignore = "defect (new in d40bd46): a waiter times the attempt on the caller's \
+                  runtime (TokioRuntime::sleep), and on a runtime built without enable_time \
+                  tokio panics 'timers are disabled', though the attempt's own runtime \
+                  (from_handle) has timers"
     );
 }
 

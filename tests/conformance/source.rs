@@ -69,6 +69,9 @@ impl TestSource {
     }
 
     fn begin(&self) -> (usize, Behaviour) {
+        // Inline, a herd's first caller runs the fetch itself: it is inside
+        // `token()`, held at the gate with the others.
+        crate::guard::this_thread_waits();
         let n = self.0.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let b = *self.0.behaviour.lock().unwrap();
         if b == Behaviour::Panic {
