@@ -5,6 +5,7 @@ use core::future::Future;
 use core::panic::AssertUnwindSafe;
 use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use freshen_core::{AttemptId, Error, ErrorKind, Event, Instant, Policy, Token, TokenSource};
@@ -85,6 +86,9 @@ struct Inner<S, R> {
     shared: Shared,
     source: S,
     runtime: R,
+    /// The prefetch timer task was dropped with its runtime: the next read
+    /// starts another (on the runtime the read runs on).
+    timer_lost: AtomicBool,
 }
 
 /// Builds a [`Cache`].
@@ -144,12 +148,12 @@ impl<S: TokenSource, R: Runtime> CacheBuilder<S, R> {
                     shared: Shared::new(self.policy, self.events.into_sink(weak), self.seed),
                     source: self.source,
                     runtime: self.runtime,
+                    timer_lost: AtomicBool::new(false),
                 }),
             }
         });
         if prefetch {
-            let task = timer_loop(Arc::clone(&handle.inner));
-            handle.inner.runtime.spawn(Box::pin(task));
+            spawn_timer(&handle.inner);
         }
         Cache { handle }
     }
@@ -191,8 +195,19 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     /// The token if it is fresh now: the lock-free read path, with no await.
     #[inline]
     pub fn cached(&self) -> Option<TokenRef<'_>> {
+        self.revive_timer();
         let inner = &self.handle.inner;
         inner.shared.cached(inner.runtime.now())
+    }
+
+    /// Restarts the prefetch timer if its task was lost with its runtime:
+    /// one relaxed load of a flag that is written only then.
+    #[inline]
+    fn revive_timer(&self) {
+        let inner = &self.handle.inner;
+        if inner.timer_lost.load(Ordering::Relaxed) {
+            spawn_timer(inner);
+        }
     }
 
     async fn token_slow(&self) -> Result<TokenRef<'_>, Error> {
@@ -276,7 +291,10 @@ impl<S: TokenSource, R: Runtime> Inner<S, R> {
         deadline: Instant,
     ) -> Result<TokenRef<'_>, Error> {
         let left = deadline.saturating_duration_since(self.runtime.now());
-        let resolution = match select(pin!(slot.wait()), self.runtime.sleep(left)).await {
+        // The timer is made only if the outcome is not there at the first
+        // poll (an attempt lost at spawn has already resolved its slot).
+        let timer = pin!(async { self.runtime.sleep(left).await });
+        let resolution = match select(pin!(slot.wait()), timer).await {
             Either::Left((resolution, _)) => resolution,
             Either::Right(_) => {
                 self.shared.time_out(attempt, self.runtime.now());
@@ -298,19 +316,22 @@ impl fmt::Debug for TokenFuture<'_> {
 }
 
 fn spawn_attempt<S: TokenSource, R: Runtime>(inner: &Arc<Inner<S, R>>, attempt: Attempt) {
-    let task = run_attempt(Arc::clone(inner), attempt);
-    inner.runtime.spawn(Box::pin(task));
+    // The report is made here and moved into the task: a task dropped
+    // before its first poll (its runtime has shut down, or shuts down with
+    // the task queued) still reports the attempt as lost.
+    let report = Report {
+        inner: Arc::clone(inner),
+        attempt: Some(attempt),
+    };
+    inner.runtime.spawn(Box::pin(run_attempt(report)));
 }
 
 /// Runs one attempt to the end: the fetch, raced against the attempt's
 /// deadline and the cache's shutdown. No caller's cancellation reaches it,
 /// and if the task itself is dropped (its runtime shuts down), the attempt
 /// is reported as lost rather than left hanging.
-async fn run_attempt<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>, attempt: Attempt) {
-    let mut report = Report {
-        inner: &inner,
-        attempt: Some(attempt),
-    };
+async fn run_attempt<S: TokenSource, R: Runtime>(mut report: Report<S, R>) {
+    let inner = Arc::clone(&report.inner);
     let sent_at = inner.runtime.now();
     let timeout = report.ticket_deadline().saturating_duration_since(sent_at);
     let mut fetch = pin!(AssertUnwindSafe(inner.source.fetch()).catch_unwind());
@@ -336,12 +357,12 @@ async fn run_attempt<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>, attemp
 
 /// Reports an attempt's outcome exactly once: when told to, or as
 /// [`Outcome::Lost`] if dropped before.
-struct Report<'a, S, R: Runtime> {
-    inner: &'a Inner<S, R>,
+struct Report<S, R: Runtime> {
+    inner: Arc<Inner<S, R>>,
     attempt: Option<Attempt>,
 }
 
-impl<S, R: Runtime> Report<'_, S, R> {
+impl<S, R: Runtime> Report<S, R> {
     fn ticket_deadline(&self) -> Instant {
         self.attempt
             .as_ref()
@@ -356,16 +377,36 @@ impl<S, R: Runtime> Report<'_, S, R> {
     }
 }
 
-impl<S, R: Runtime> Drop for Report<'_, S, R> {
+impl<S, R: Runtime> Drop for Report<S, R> {
     fn drop(&mut self) {
         let now = self.inner.runtime.now();
         self.send(Outcome::Lost, now);
     }
 }
 
+/// Starts the prefetch timer task.
+fn spawn_timer<S: TokenSource, R: Runtime>(inner: &Arc<Inner<S, R>>) {
+    inner.timer_lost.store(false, Ordering::Relaxed);
+    let guard = TimerGuard(Arc::clone(inner));
+    inner.runtime.spawn(Box::pin(timer_loop(guard)));
+}
+
+/// Owned by the timer task: if the task is dropped while the cache is open
+/// (its runtime shut down), the next read starts a new one.
+struct TimerGuard<S, R>(Arc<Inner<S, R>>);
+
+impl<S, R> Drop for TimerGuard<S, R> {
+    fn drop(&mut self) {
+        if !self.0.shared.is_closed() {
+            self.0.timer_lost.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The prefetch timer: sleeps until the machine's next wake-up (or a change),
 /// then lets it start what is due. Ends when the last handle is dropped.
-async fn timer_loop<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>) {
+async fn timer_loop<S: TokenSource, R: Runtime>(guard: TimerGuard<S, R>) {
+    let inner = &guard.0;
     loop {
         if inner.shared.is_closed() {
             return;
@@ -373,7 +414,7 @@ async fn timer_loop<S: TokenSource, R: Runtime>(inner: Arc<Inner<S, R>>) {
         let changed = inner.shared.listen_changes();
         let now = inner.runtime.now();
         if let Some(attempt) = inner.shared.poll_timers(now) {
-            spawn_attempt(&inner, attempt);
+            spawn_attempt(inner, attempt);
             continue;
         }
         let wake = inner.shared.next_wakeup();

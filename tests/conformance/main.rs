@@ -92,40 +92,12 @@ mod tokio_multi_driver {
     runtime_case!(cache_outlives_the_runtime_it_was_built_in);
     runtime_case!(runtime_shutdown_mid_attempt_resolves_waiters);
 
-    // Defects in code this suite does not own, each shown by its case; run
-    // them with `--ignored`.
-    runtime_case!(
-        lost_attempt_does_not_hang_callers,
-        ignore = "defect: a task spawned on a runtime that has shut down is dropped before its \
-                  first poll, and run_attempt builds its Report (which reports Lost on drop) \
-                  only when first polled, so nothing reports the attempt: the caller waits \
-                  out the 30 s deadline and gets Timeout, not AttemptLost"
-    );
-    runtime_case!(
-        lost_attempt_outside_any_runtime_does_not_panic,
-        ignore = "defect: as lost_attempt_does_not_hang_callers, and with no runtime current \
-                  TokioRuntime::sleep makes the waiter's timer on the dead runtime, whose \
-                  first poll panics: 'A Tokio 1.x context was found, but it is being shutdown'"
-    );
-    runtime_case!(
-        runtime_shutdown_before_the_attempt_runs_resolves_waiters,
-        ignore = "defect: an attempt task dropped before its first poll (its runtime shut \
-                  down with the task still queued) reports nothing, since run_attempt builds \
-                  its Report only when first polled: waiters wait out the 30 s deadline"
-    );
-    runtime_case!(
-        prefetch_survives_the_runtime_it_was_built_in,
-        ignore = "defect: the prefetch timer task is spawned once, at build, on the runtime \
-                  current then; when that runtime shuts down the timer is gone for good, and \
-                  with no traffic nothing refreshes at refresh_at"
-    );
-    runtime_case!(
-        waiting_on_a_runtime_without_timers_does_not_panic,
-        ignore = "defect (new in d40bd46): a waiter times the attempt on the caller's \
-                  runtime (TokioRuntime::sleep), and on a runtime built without enable_time \
-                  tokio panics 'timers are disabled', though the attempt's own runtime \
-                  (from_handle) has timers"
-    );
+    // Found by this suite in d40bd46 and fixed since: each case failed then.
+    runtime_case!(lost_attempt_does_not_hang_callers);
+    runtime_case!(lost_attempt_outside_any_runtime_does_not_panic);
+    runtime_case!(runtime_shutdown_before_the_attempt_runs_resolves_waiters);
+    runtime_case!(prefetch_survives_the_runtime_it_was_built_in);
+    runtime_case!(waiting_on_a_runtime_without_timers_does_not_panic);
 }
 
 mod smol_driver {

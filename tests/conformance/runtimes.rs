@@ -316,10 +316,11 @@ pub fn prefetch_survives_the_runtime_it_was_built_in() {
         });
         drop(first);
         let second = TokioMulti::runtime(2);
+        // A read made on the second runtime (inside it: a read made outside
+        // every runtime has nowhere to start the timer) restarts the timer.
         let t1 = second
-            .block_on(cache.token())
-            .expect("the held token")
-            .into_arc();
+            .block_on(async { cache.token().await.map(|t| t.into_arc()) })
+            .expect("the held token");
         assert_eq!(t1.secret(), "token-1");
         // No traffic from here on: only the prefetch timer can refresh.
         clock.advance(t1.refresh_at().since_origin() + Duration::from_secs(1));

@@ -41,6 +41,9 @@ pub type TokioCache<S> = freshen_cache::Cache<S, TokioRuntime>;
 /// another keeps working. Built with [`TokioRuntime::from_handle`], always on
 /// that runtime; if it has shut down, attempts are lost and callers get
 /// [`freshen_core::ErrorKind::AttemptLost`] at once — they never hang.
+/// Deadlines are timed on the same runtime as the attempts. A prefetch timer
+/// lost with its runtime is restarted by the next `token()` or `cached()`
+/// made inside a runtime.
 #[derive(Clone, Debug)]
 pub struct TokioRuntime {
     handle: Handle,
@@ -124,9 +127,9 @@ impl Runtime for TokioRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> BoxTask {
-        // The timer of the caller's runtime where there is one (a waiter's
-        // deadline), else of the cache's own.
-        let _context = Handle::try_current().is_err().then(|| self.handle.enter());
+        // On the timer of the runtime attempts run on (see the type's docs):
+        // a waiter on a runtime without timers still has its deadline.
+        let _context = (self.pinned || Handle::try_current().is_err()).then(|| self.handle.enter());
         Box::pin(tokio::time::sleep(duration))
     }
 }
