@@ -203,3 +203,41 @@ fn blocking_sink_with_a_weak_handle_lets_the_timer_stop() {
     assert!(dropped.load(Ordering::SeqCst));
     assert!(weak.get().unwrap().upgrade().is_none());
 }
+
+/// Serves one 15 s token, then hangs for ever.
+struct ShortThenHung {
+    calls: AtomicUsize,
+}
+
+impl TokenSource for ShortThenHung {
+    async fn fetch(&self) -> Result<Fetched, Error> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Ok(Fetched::new("short").with_lifetime(Duration::from_secs(15)));
+        }
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_ignores_short_lifetimes() {
+    // Issue 8, defect 9: with 15 s tokens and a hung endpoint, callers
+    // waited for the full 30 s timeout (22.5 s measured past expiry). The
+    // timeout is now a quarter of the token's lead: 2.8 s here.
+    let source = ShortThenHung {
+        calls: AtomicUsize::new(0),
+    };
+    let runtime = TokioRuntime::current().with_runtime_clock();
+    let cache = TokioCache::builder(source, runtime).build();
+    let token = cache.token().await.unwrap().into_arc();
+    // Past usable_until: the caller must wait for a new token.
+    tokio::time::sleep(token.usable_until().saturating_duration_since(cache.now())).await;
+    let asked = tokio::time::Instant::now();
+    let err = cache.token().await.unwrap_err();
+    let waited = asked.elapsed();
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err}");
+    assert!(
+        waited <= Duration::from_secs(3),
+        "a caller waited {waited:?} on a hung endpoint with 15 s tokens"
+    );
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+}
