@@ -90,7 +90,7 @@ cargo metadata --format-version 1 --no-deps $OFFLINE |
       for (const d of p.dependencies) {
         const local = byName.get(d.name);
         if (local && d.kind !== "dev" && !published.includes(d.name)) {
-          problems.push(`${name}: depends on ${d.name}, which is not published`);
+          problems.push(`${name}: depends on ${d.name}, which is not in the list at the top of .ci/package.sh`);
         }
       }
       console.log(`${name}: ok (${p.keywords.join(", ")} | ${p.categories.join(", ")})`);
@@ -109,6 +109,25 @@ if [ "$cargo_minor" -lt 90 ]; then
   echo "cargo $(cargo --version | cut -d' ' -f2) cannot package crates that depend on unpublished siblings: 1.90 or later is needed" >&2
   exit 1
 fi
+
+# What an earlier run left: cargo extracts each sibling a crate is verified
+# against from the temporary registry into
+# $CARGO_HOME/registry/src/-<hash>/<crate>-<version>/ and builds it as it
+# builds any registry crate, which it takes as immutable. With the versions
+# unchanged, the next run would reuse those sources and artifacts whatever the
+# siblings' sources have become since, and verify against stale siblings.
+# This target dir's dep-info names both: forget them.
+deps_dir=$CARGO_TARGET_DIR/debug/deps
+stale=0
+if [ -d "$deps_dir" ]; then
+  for info in $(grep -lE "/registry/src/-[0-9a-f]+/freshen-" "$deps_dir"/freshen_*.d 2>/dev/null || true); do
+    grep -ohE "[^ :]*/registry/src/-[0-9a-f]+/freshen-[a-z-]+-[0-9][^/ :]*" "$info" | sort -u | xargs -r rm -rf
+    stem=$(basename "$info" .d)
+    rm -rf "$deps_dir"/*"$stem".* "$CARGO_TARGET_DIR/debug/.fingerprint/$(echo "${stem%-*}" | tr _ -)-${stem##*-}"
+    stale=$((stale + 1))
+  done
+fi
+echo "(forgot $stale sibling builds of earlier runs)"
 
 step "cargo package: ${#PUBLISHED[@]} crates in one invocation, each verified against its packaged siblings"
 # --allow-dirty: this checks what would be published from the tree as it is
