@@ -2,8 +2,9 @@
 //!
 //! Everything here is a pure function of a token's lifetime, the instant its
 //! request was sent and a random value the caller passes in. The defaults are
-//! those of DESIGN.md; every number can be changed through [`PolicyBuilder`],
-//! which refuses a combination that cannot work.
+//! those of the design document (`docs/design.md`); every number can be
+//! changed through [`PolicyBuilder`], which refuses a combination that cannot
+//! work.
 
 use core::fmt;
 use core::time::Duration;
@@ -11,7 +12,7 @@ use core::time::Duration;
 use crate::time::{Instant, scale_by_ppm, scale_by_random};
 
 /// The refresh policy. Build one with [`Policy::builder`], or use
-/// [`Policy::default`] for the defaults of DESIGN.md.
+/// [`Policy::default`] for the defaults of the design document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     margin: Duration,

@@ -1,4 +1,5 @@
-//! One test (or a few) per rule of DESIGN.md, named after the rule.
+//! One test (or a few) per rule of the design document (docs/design.md),
+//! named after the rule.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
