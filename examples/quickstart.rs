@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use freshen::Phase;
-use freshen::core::oauth::{ClientAuth, OAuthSource, TokenRequest};
+use freshen::oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen_cache::Clock;
 use freshen_reqwest::ReqwestTransport;
 use freshen_testkit::{Fault, FaultServer};

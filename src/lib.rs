@@ -8,6 +8,8 @@ pub use freshen_core::{
     OAuthError, Phase, Policy, PolicyBuilder, PolicyError, RefreshReason, Retry, Schedule, Secret,
     Ticket, Token,
 };
+/// The OAuth2 wire: token requests, response parsing, transport rules.
+pub use freshen_oauth as oauth;
 
 /// The runtime-agnostic cache that every async driver shares.
 #[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]

@@ -39,9 +39,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use freshen_blocking::{BlockingCache, ManualClock, Mode};
-use freshen_core::oauth::transport::TransportConfig;
-use freshen_core::oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen_core::{BlockingTokenSource, Error, ErrorKind, Event, Fetched, Retry, TokenSource};
+use freshen_oauth::transport::TransportConfig;
+use freshen_oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen_reqwest::ReqwestTransport;
 use freshen_surf::SurfTransport;
 use freshen_testkit::{Fault, FaultServer, refused_url};

@@ -4,14 +4,27 @@
 //! same outcome, so [`Error`] is a cheap, cloneable handle. It never holds a
 //! secret: transports and parsers put only codes, statuses and descriptions
 //! from the server in it.
+//!
+//! [`ErrorKind`] names every way a fetch can fail, as plain data, so that
+//! drivers and users can match on it without the wire crate. The values it
+//! carries live here too: what a token endpoint said ([`ErrorCode`],
+//! [`OAuthError`], [`ProviderError`], in `error/oauth.rs`) and what is wrong
+//! with a request's configuration ([`ConfigError`], [`AuthMethod`], in
+//! `error/config.rs`). They are enums and structs with a `Display` and
+//! nothing else: reading them out of an HTTP response (RFC 6749 §5.2
+//! bodies, provider envelopes, the retry classification) is freshen-oauth's
+//! job, and needs serde, which this crate does not have.
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
-use crate::oauth::ConfigError;
-use crate::oauth_error::{ErrorCode, OAuthError, ProviderError};
+mod config;
+mod oauth;
+
+pub use config::{AuthMethod, ConfigError};
+pub use oauth::{ErrorCode, OAuthError, ProviderError};
 
 /// Whether retrying can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -245,8 +258,7 @@ fn passing_state(status: u16, code: Option<&ErrorCode>) -> &'static str {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {

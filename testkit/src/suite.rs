@@ -65,9 +65,9 @@ macro_rules! transport_suite {
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use freshen_core::oauth::transport::{DEFAULT_USER_AGENT, MAX_REDIRECTS, TransportConfig};
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, Transport};
 use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{DEFAULT_USER_AGENT, MAX_REDIRECTS, TransportConfig};
+use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, Transport};
 
 use crate::fault::{Fault, INVALID_HOST};
 use crate::server::{FaultServer, Script, closed_port, refused_url};

@@ -2,7 +2,7 @@
 //! (ring, webpki roots): the transport for the tokio family.
 //!
 //! [`ReqwestTransport`] applies the rules every freshen transport shares
-//! (see [`freshen_core::oauth::transport`]):
+//! (see [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included;
 //! - plain `http` only to loopback unless
@@ -22,7 +22,7 @@
 //! reqwest needs a tokio runtime: call it from within one.
 //!
 //! ```no_run
-//! use freshen_core::oauth::{AsyncTransport, HttpRequest, Method};
+//! use freshen_oauth::{AsyncTransport, HttpRequest, Method};
 //! use freshen_reqwest::ReqwestTransport;
 //!
 //! # async fn run() -> Result<(), freshen_core::Error> {
@@ -43,12 +43,12 @@ use std::fmt;
 use std::future::Future;
 
 use bytes::Bytes;
-use freshen_core::oauth::transport::{
+use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{
     MAX_REDIRECTS, TransportConfig, check_url, display_url, is_sensitive_header,
     is_transport_header, redirect_allowed, refused_redirect,
 };
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
-use freshen_core::{Error, ErrorKind};
+use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use reqwest::header::HeaderValue;
 use reqwest::redirect;
 use zeroize::Zeroizing;

@@ -18,7 +18,7 @@
 //! # What the transport does
 //!
 //! [`SurfTransport`] applies the rules every freshen transport shares (see
-//! [`freshen_core::oauth::transport`]):
+//! [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included;
 //! - plain `http` only to loopback unless
@@ -57,7 +57,7 @@
 //! executor thread should prefer `freshen-ureq` with `async`.
 //!
 //! ```no_run
-//! use freshen_core::oauth::{AsyncTransport, HttpRequest, Method};
+//! use freshen_oauth::{AsyncTransport, HttpRequest, Method};
 //! use freshen_surf::SurfTransport;
 //!
 //! smol::block_on(async {
@@ -80,11 +80,11 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use async_io::Timer;
-use freshen_core::oauth::transport::{
+use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{
     TransportConfig, check_url, display_url, is_transport_header, next_redirect,
 };
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
-use freshen_core::{Error, ErrorKind};
+use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use futures_lite::{AsyncReadExt, future};
 use surf::http::headers::{HeaderName, HeaderValue};
 use zeroize::Zeroizing;

@@ -2,7 +2,7 @@
 //! (ring, webpki roots).
 //!
 //! [`UreqTransport`] applies the rules every freshen transport shares
-//! (see [`freshen_core::oauth::transport`]):
+//! (see [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included (ureq's
 //!   `http_status_as_error` is off), since the OAuth2 error is in the body;
@@ -27,8 +27,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use freshen_core::oauth::{HttpRequest, Method, Transport};
-//! use freshen_core::oauth::transport::TransportConfig;
+//! use freshen_oauth::{HttpRequest, Method, Transport};
+//! use freshen_oauth::transport::TransportConfig;
 //! use freshen_ureq::UreqTransport;
 //!
 //! let transport = UreqTransport::with_config(
@@ -48,18 +48,18 @@ use std::fmt;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use freshen_core::oauth::transport::{
+use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{
     TransportConfig, check_url, display_url, is_sensitive_header, is_transport_header,
     next_redirect,
 };
-use freshen_core::oauth::{HttpRequest, HttpResponse, Method, Transport, append_wiping};
-use freshen_core::{Error, ErrorKind};
+use freshen_oauth::{HttpRequest, HttpResponse, Method, Transport, append_wiping};
 use ureq::Agent;
 use ureq::http;
 use zeroize::Zeroizing;
 
 #[cfg(feature = "async")]
-use freshen_core::oauth::AsyncTransport;
+use freshen_oauth::AsyncTransport;
 
 /// A blocking HTTP transport over a ureq [`Agent`] (connection pool
 /// included). Cheap to clone: clones share the pool.
