@@ -59,6 +59,6 @@ pub use event::{AttemptId, Event, RefreshReason};
 pub use machine::{Decision, Machine, Resolution, Ticket, Timers};
 pub use policy::{DEFAULT_LIFETIME, Policy, PolicyBuilder, PolicyError, Schedule};
 pub use secret::Secret;
-pub use source::{BlockingTokenSource, TokenSource};
+pub use source::{BlockingTokenSource, BoxFetch, DynTokenSource, TokenSource};
 pub use time::Instant;
 pub use token::{Fetched, Generation, Phase, Token};
