@@ -588,6 +588,13 @@ fn run(kind: Kind, case: &Case) -> Observation {
                     error.retry_after()
                 ));
             }
+            // Through the cache, a failure to reach the server still has
+            // the transport's own error as its cause.
+            if matches!(error.kind(), ErrorKind::Transport(_))
+                && std::error::Error::source(error).is_none()
+            {
+                problems.push(format!("no cause kept under {error:?}"));
+            }
         }
         (Expect::NoProgress, Outcome::NoProgress) => {}
         (Expect::Accepted { lifetime }, Outcome::Accepted(got)) if lifetime == got => {}

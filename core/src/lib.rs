@@ -53,7 +53,7 @@ pub mod time;
 pub mod token;
 
 pub use error::{
-    AuthMethod, ConfigError, Error, ErrorCode, ErrorKind, OAuthError, ProviderError, Retry,
+    AuthMethod, Cause, ConfigError, Error, ErrorCode, ErrorKind, OAuthError, ProviderError, Retry,
 };
 pub use event::{AttemptId, Event, RefreshReason};
 pub use machine::{Decision, Machine, Resolution, Ticket, Timers};

@@ -328,7 +328,8 @@ fn spawn_attempt<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>, att
     if let Err(e) = spawned {
         let error = Error::transient(ErrorKind::Transport(format!(
             "could not start a refresh thread: {e}"
-        )));
+        )))
+        .with_source(e);
         let now = inner.clock.now();
         inner
             .shared

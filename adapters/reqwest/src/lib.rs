@@ -17,7 +17,9 @@
 //!   drop and grown without leaving copies, and the request body is sent
 //!   from freshen's own wiped buffer, not a copy;
 //! - header values that carry credentials are marked sensitive;
-//! - a `User-Agent` (`freshen/<version>` by default).
+//! - a `User-Agent` (`freshen/<version>` by default);
+//! - a failure to reach the server keeps reqwest's error, without its URL,
+//!   as its cause ([`std::error::Error::source`]).
 //!
 //! reqwest needs a tokio runtime: call it from within one.
 //!
@@ -173,7 +175,7 @@ impl ReqwestTransport {
             builder = builder.body(Bytes::from_owner(request.body));
         }
         let url = request.url;
-        let mut response = builder.send().await.map_err(|e| self.map_error(&e, &url))?;
+        let mut response = builder.send().await.map_err(|e| self.map_error(e, &url))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -199,7 +201,7 @@ impl ReqwestTransport {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.map_error(&e, &url))?
+            .map_err(|e| self.map_error(e, &url))?
         {
             if chunk.len() > limit.saturating_sub(body.len()) {
                 // Dropping the response closes the connection: the rest is
@@ -215,8 +217,8 @@ impl ReqwestTransport {
         })
     }
 
-    fn map_error(&self, error: &reqwest::Error, url: &str) -> Error {
-        if let Some(refused) = find_source::<Refused>(error) {
+    fn map_error(&self, error: reqwest::Error, url: &str) -> Error {
+        if let Some(refused) = find_source::<Refused>(&error) {
             return refused.0.clone();
         }
         if error.is_timeout() {
@@ -232,16 +234,19 @@ impl ReqwestTransport {
                 format!(
                     "cannot build a request to {}: {}",
                     display_url(url),
-                    chain(error)
+                    chain(&error)
                 )
                 .into(),
             ));
         }
+        // reqwest's error is the cause, without its URL (a query may hold a
+        // secret).
         Error::transient(ErrorKind::Transport(format!(
             "{}: {}",
             display_url(url),
-            chain(error)
+            chain(&error)
         )))
+        .with_source(error.without_url())
     }
 }
 

@@ -40,7 +40,9 @@
 //! - every request gets a connection of its own (keep-alive off): the h1
 //!   client's pool would hand out a connection whose previous body was
 //!   left unread (a capped body, a redirect), and a token request every
-//!   few minutes gains nothing from a pool.
+//!   few minutes gains nothing from a pool;
+//! - a failure to reach the server keeps surf's error (which names no URL)
+//!   as its cause ([`std::error::Error::source`]).
 //!
 //! # `Send`
 //!
@@ -193,7 +195,7 @@ impl SurfTransport {
             let mut response = client
                 .send(self.build(&current)?)
                 .await
-                .map_err(|e| transport_error(&current.url, &e))?;
+                .map_err(|e| transport_error(&current.url, e))?;
             let status = u16::from(response.status());
             let location = response.header("location").map(|v| v.last().as_str());
             if let Some(next) = next_redirect(&current, status, location, hops)? {
@@ -225,6 +227,7 @@ impl SurfTransport {
                         "{}: reading the body: {e}",
                         display_url(&current.url)
                     )))
+                    .with_source(e)
                 })?;
                 if n == 0 {
                     break;
@@ -281,11 +284,13 @@ fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
     Some((name, value))
 }
 
-fn transport_error(url: &str, error: &surf::Error) -> Error {
+fn transport_error(url: &str, error: surf::Error) -> Error {
     // async-h1 labels connection failures with made-up statuses (400, 500):
-    // whatever the label, no response came.
+    // whatever the label, no response came. surf's error (which names no
+    // URL) is the cause.
     Error::transient(ErrorKind::Transport(format!(
         "{}: {error}",
         display_url(url)
     )))
+    .with_source(error)
 }

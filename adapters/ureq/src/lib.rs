@@ -19,7 +19,9 @@
 //!   ([`append_wiping`]);
 //! - header values that carry credentials are marked sensitive (kept out of
 //!   HTTP/2 header compression tables and `Debug`);
-//! - a `User-Agent` (`freshen/<version>` by default).
+//! - a `User-Agent` (`freshen/<version>` by default);
+//! - a failure keeps ureq's error as its cause
+//!   ([`std::error::Error::source`]), unless it could quote a URL.
 //!
 //! With the `async` feature it is also an [`AsyncTransport`] that runs the
 //! blocking call on the [`blocking`](https://docs.rs/blocking) thread pool:
@@ -164,10 +166,21 @@ impl UreqTransport {
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => Error::permanent(ErrorKind::Config(
                 format!("cannot build a request to {}: {error}", display_url(url)).into(),
             )),
-            other => Error::transient(ErrorKind::Transport(format!(
-                "{}: {other}",
-                display_url(url)
-            ))),
+            other => {
+                let error = Error::transient(ErrorKind::Transport(format!(
+                    "{}: {other}",
+                    display_url(url)
+                )));
+                // ureq's own error is the cause, unless it could quote a
+                // URL: the request's (a query may hold a secret) or a
+                // proxy's (its userinfo is one).
+                match other {
+                    ureq::Error::RequireHttpsOnly(_)
+                    | ureq::Error::ConnectProxyFailed(_)
+                    | ureq::Error::BadUri(_) => error,
+                    other => error.with_source(other),
+                }
+            }
         }
     }
 
