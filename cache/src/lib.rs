@@ -2,7 +2,7 @@
 //!
 //! [`Cache`] drives freshen-core's machine on any [`Runtime`] (a clock, a
 //! spawner and a timer): the tokio and smol adapters are a few dozen lines
-//! each. [`Shared`] is the state every driver shares, including the
+//! each. [`driver`] holds the state every driver shares, including the
 //! synchronous ones of freshen-blocking; no driver re-decides a rule.
 //!
 //! The read path of a fresh token ([`Cache::cached`], and the first poll of
@@ -13,14 +13,16 @@
 //! none outlives it.
 
 mod cache;
-pub mod clock;
+mod changes;
+mod clock;
+pub mod driver;
 #[cfg(feature = "tracing")]
 mod log;
 mod random;
 mod read_path;
-pub mod rt;
-pub mod shared;
-pub mod slot;
+mod rt;
+mod shared;
+mod slot;
 mod sync;
 mod token_ref;
 
@@ -29,6 +31,4 @@ pub use clock::{ManualClock, MonotonicClock};
 #[cfg(feature = "tracing")]
 pub use log::tracing_events;
 pub use rt::{BoxTask, Clock, Runtime};
-pub use shared::{EventSink, Shared};
-pub use sync::SyncArc;
 pub use token_ref::TokenRef;
