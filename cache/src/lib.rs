@@ -1,4 +1,6 @@
-//! The runtime-agnostic token cache of freshen.
+//! freshen-cache: the token cache over any runtime — it decides nothing (the
+//! machine does), sends nothing (the source does), and spawns, sleeps and
+//! reads time only through a [`Runtime`].
 //!
 //! [`Cache`] drives freshen-core's machine on any [`Runtime`] (a clock, a
 //! spawner and a timer): the tokio and smol adapters are a few dozen lines

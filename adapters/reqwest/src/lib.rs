@@ -1,5 +1,7 @@
-//! An async [`AsyncTransport`] for freshen over [reqwest] 0.12 with rustls
-//! (ring, webpki roots): the transport for the tokio family.
+//! freshen-reqwest: an async [`AsyncTransport`] for freshen over [reqwest]
+//! 0.12 — I/O only: it parses no token and decides no rule (both are
+//! freshen-oauth's). The transport for the tokio family; TLS by rustls
+//! (ring, webpki roots).
 //!
 //! [`ReqwestTransport`] applies the rules every freshen transport shares
 //! (see [`freshen_oauth::transport`]):

@@ -1,5 +1,6 @@
-//! An async [`AsyncTransport`] for freshen over [surf] 2: opt-in, for the
-//! smol family.
+//! freshen-surf: an async [`AsyncTransport`] for freshen over [surf] 2 — I/O
+//! only: it parses no token and decides no rule (both are freshen-oauth's).
+//! Opt-in, for the smol family.
 //!
 //! **surf is unmaintained upstream** (RUSTSEC-2025-0036; its stack also
 //! pulls async-std, likewise unmaintained). The maintained default for smol

@@ -1,5 +1,6 @@
-//! A blocking [`Transport`] for freshen over [ureq] 3, with TLS by rustls
-//! (ring, webpki roots).
+//! freshen-ureq: a blocking [`Transport`] for freshen over [ureq] 3 — I/O
+//! only: it parses no token and decides no rule (both are freshen-oauth's).
+//! TLS by rustls (ring, webpki roots).
 //!
 //! [`UreqTransport`] applies the rules every freshen transport shares
 //! (see [`freshen_oauth::transport`]):
