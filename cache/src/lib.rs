@@ -18,19 +18,19 @@ mod cache;
 mod changes;
 mod clock;
 pub mod driver;
-#[cfg(feature = "tracing")]
-mod log;
 mod random;
 mod read_path;
-mod rt;
+mod runtime;
 mod shared;
 mod slot;
 mod sync;
 mod token_ref;
+#[cfg(feature = "tracing")]
+mod tracing_events;
 
 pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
-#[cfg(feature = "tracing")]
-pub use log::tracing_events;
-pub use rt::{BoxTask, Clock, Runtime};
+pub use runtime::{BoxTask, Clock, Runtime};
 pub use token_ref::TokenRef;
+#[cfg(feature = "tracing")]
+pub use tracing_events::tracing_events;

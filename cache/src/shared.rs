@@ -17,7 +17,7 @@ use freshen_core::{
 use crate::changes::Changes;
 use crate::random::Random;
 use crate::read_path::ReadPath;
-use crate::rt::Clock;
+use crate::runtime::Clock;
 use crate::slot::Slot;
 use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering, SyncArc, lock};
 use crate::token_ref::TokenRef;
