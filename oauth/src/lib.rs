@@ -30,8 +30,17 @@
 //!   the old one) and reads `SystemTime` to turn wall-clock expiries
 //!   (`expires_on`) into lifetimes. Everything else builds with
 //!   `--no-default-features` for targets without std.
+//!
+//!   Why here, behind a feature, and not in freshen-cache or a crate of its
+//!   own: it is this crate's request and parser joined to a transport, and
+//!   nothing else; every user of a real token endpoint wants it next to
+//!   [`TokenRequest`], the cache crates need not know the wire exists, and
+//!   the feature keeps the promise above for a `no_std` build (rustls keeps
+//!   its clock behind `std` the same way).
 #![no_std]
 #![forbid(unsafe_code)]
+// Without `std` the docs' links to `OAuthSource` have nothing to point at.
+#![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
