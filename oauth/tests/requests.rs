@@ -467,14 +467,17 @@ fn request_and_response_buffers_zeroize_on_drop() {
 }
 
 /// A transport that answers with a fixed response.
+#[cfg(feature = "std")]
 struct Canned(HttpResponse);
 
+#[cfg(feature = "std")]
 impl freshen_oauth::Transport for Canned {
     fn send(&self, _request: &HttpRequest) -> Result<HttpResponse, freshen_core::Error> {
         Ok(self.0.clone())
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn secrets_echoed_by_the_server_never_reach_the_error() {
     use freshen_core::BlockingTokenSource;
