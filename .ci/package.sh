@@ -37,6 +37,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 # goes here (and gets LICENSE-MIT, LICENSE-APACHE and the metadata below).
 PUBLISHED=(
   freshen-core
+  freshen-oauth
   freshen-cache
   freshen-tokio
   freshen-smol

@@ -6,7 +6,7 @@
 
 use core::time::Duration;
 
-use freshen::{Decision, Event, Fetched, Instant, Machine, Policy};
+use freshen::machine::{Decision, Event, Fetched, Instant, Machine, Policy};
 
 fn clock(at: Instant) -> String {
     let s = at.since_origin().as_secs();

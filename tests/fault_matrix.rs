@@ -39,9 +39,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use freshen_blocking::{BlockingCache, ManualClock, Mode};
-use freshen_core::oauth::transport::TransportConfig;
-use freshen_core::oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen_core::{BlockingTokenSource, Error, ErrorKind, Event, Fetched, Retry, TokenSource};
+use freshen_oauth::transport::TransportConfig;
+use freshen_oauth::{ClientAuth, OAuthSource, TokenRequest};
 use freshen_reqwest::ReqwestTransport;
 use freshen_surf::SurfTransport;
 use freshen_testkit::{Fault, FaultServer, refused_url};
@@ -587,6 +587,13 @@ fn run(kind: Kind, case: &Case) -> Observation {
                     "retry_after {:?}, expected {retry_after:?}",
                     error.retry_after()
                 ));
+            }
+            // Through the cache, a failure to reach the server still has
+            // the transport's own error as its cause.
+            if matches!(error.kind(), ErrorKind::Transport(_))
+                && std::error::Error::source(error).is_none()
+            {
+                problems.push(format!("no cause kept under {error:?}"));
             }
         }
         (Expect::NoProgress, Outcome::NoProgress) => {}

@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use freshen_blocking::BlockingCache;
-use freshen_core::oauth::transport::TransportConfig;
-use freshen_core::oauth::{AsyncTransport, ClientAuth, OAuthSource, TokenRequest, Transport};
 use freshen_core::{BlockingTokenSource, Error, ErrorCode, ErrorKind, Event, Policy, TokenSource};
+use freshen_oauth::transport::TransportConfig;
+use freshen_oauth::{AsyncTransport, ClientAuth, OAuthSource, TokenRequest, Transport};
 use freshen_reqwest::ReqwestTransport;
 use freshen_smol::{SmolCache, SmolRuntime};
 use freshen_surf::SurfTransport;

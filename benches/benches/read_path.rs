@@ -27,8 +27,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use futures::FutureExt;
 
 use freshen_blocking::{BlockingCache, Mode};
-use freshen_cache::shared::{Outcome, Step};
-use freshen_cache::{Clock, MonotonicClock, Shared};
+use freshen_cache::driver::{Outcome, Shared, Step};
+use freshen_cache::{Clock, MonotonicClock};
 use freshen_core::{BlockingTokenSource, Error, Fetched, Phase, Policy, TokenSource};
 use freshen_smol::{SmolCache, SmolRuntime};
 use freshen_tokio::{TokioCache, TokioRuntime};

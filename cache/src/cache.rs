@@ -12,7 +12,7 @@ use freshen_core::{AttemptId, Error, ErrorKind, Event, Instant, Policy, Token, T
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 
-use crate::rt::Runtime;
+use crate::runtime::Runtime;
 use crate::shared::{Attempt, Events, Outcome, Shared, Step};
 use crate::slot::Slot;
 use crate::sync::SyncArc;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use freshen_core::Instant;
 
-use crate::rt::Clock;
+use crate::runtime::Clock;
 
 /// The OS's monotonic clock at millisecond resolution.
 ///

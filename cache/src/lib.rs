@@ -1,8 +1,10 @@
-//! The runtime-agnostic token cache of freshen.
+//! freshen-cache: the token cache over any runtime — it decides nothing (the
+//! machine does), sends nothing (the source does), and spawns, sleeps and
+//! reads time only through a [`Runtime`].
 //!
 //! [`Cache`] drives freshen-core's machine on any [`Runtime`] (a clock, a
 //! spawner and a timer): the tokio and smol adapters are a few dozen lines
-//! each. [`Shared`] is the state every driver shares, including the
+//! each. [`driver`] holds the state every driver shares, including the
 //! synchronous ones of freshen-blocking; no driver re-decides a rule.
 //!
 //! The read path of a fresh token ([`Cache::cached`], and the first poll of
@@ -13,22 +15,22 @@
 //! none outlives it.
 
 mod cache;
-pub mod clock;
-#[cfg(feature = "tracing")]
-mod log;
+mod changes;
+mod clock;
+pub mod driver;
 mod random;
 mod read_path;
-pub mod rt;
-pub mod shared;
-pub mod slot;
+mod runtime;
+mod shared;
+mod slot;
 mod sync;
 mod token_ref;
+#[cfg(feature = "tracing")]
+mod tracing_events;
 
 pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
-#[cfg(feature = "tracing")]
-pub use log::tracing_events;
-pub use rt::{BoxTask, Clock, Runtime};
-pub use shared::{EventSink, Shared};
-pub use sync::SyncArc;
+pub use runtime::{BoxTask, Clock, Runtime};
 pub use token_ref::TokenRef;
+#[cfg(feature = "tracing")]
+pub use tracing_events::tracing_events;

@@ -14,9 +14,10 @@ use freshen_core::{
     Ticket, Token,
 };
 
+use crate::changes::Changes;
 use crate::random::Random;
 use crate::read_path::ReadPath;
-use crate::rt::Clock;
+use crate::runtime::Clock;
 use crate::slot::Slot;
 use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering, SyncArc, lock};
 use crate::token_ref::TokenRef;
@@ -363,8 +364,8 @@ impl Shared {
     }
 
     /// A listener that fires when the machine's timers may have moved.
-    pub fn listen_changes(&self) -> event_listener::EventListener {
-        self.changed.listen()
+    pub fn listen_changes(&self) -> Changes {
+        Changes::new(self.changed.listen())
     }
 
     fn open(state: &mut State, ticket: Ticket) -> Attempt {

@@ -91,22 +91,6 @@ impl Slot {
     }
 }
 
-/// Blocks on `listener` until it fires or `deadline` passes; `true` if it
-/// fired. For drivers that wait on [`crate::Shared::listen_changes`].
-pub fn wait_listener(
-    listener: event_listener::EventListener,
-    deadline: std::time::Instant,
-) -> bool {
-    #[cfg(not(target_family = "wasm"))]
-    return listener.wait_deadline(deadline).is_some();
-    #[cfg(target_family = "wasm")]
-    {
-        drop(listener);
-        while sleep_step(deadline) {}
-        false
-    }
-}
-
 /// `span` from now on the real clock (a day if that overflows).
 pub fn real_deadline(span: std::time::Duration) -> std::time::Instant {
     let now = std::time::Instant::now();
@@ -117,7 +101,7 @@ pub fn real_deadline(span: std::time::Duration) -> std::time::Instant {
 /// event-listener has no blocking wait on wasm: sleep towards `deadline` in
 /// short steps; `false` once it has passed.
 #[cfg(target_family = "wasm")]
-fn sleep_step(deadline: std::time::Instant) -> bool {
+pub(crate) fn sleep_step(deadline: std::time::Instant) -> bool {
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     if left.is_zero() {
         return false;

@@ -35,9 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::Duration;
 
-use freshen_cache::shared::{Attempt, Outcome, Step};
-use freshen_cache::slot::Slot;
-use freshen_cache::{Shared, SyncArc};
+use freshen_cache::driver::{Attempt, Outcome, Shared, Slot, Step, SyncArc};
 use freshen_core::{ErrorKind, Fetched, Instant, Policy};
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;

@@ -11,8 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use freshen_cache::Shared;
-use freshen_cache::shared::{Outcome, Step};
+use freshen_cache::driver::{Outcome, Shared, Step};
 use freshen_core::{Fetched, Instant, Policy};
 
 const HOUR: Duration = Duration::from_secs(3600);

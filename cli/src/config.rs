@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use freshen_core::oauth::transport::TransportConfig;
-use freshen_core::oauth::{ClientAuth, ConfigError, OAuthSource, TokenRequest};
 use freshen_core::{Error, ErrorKind, Secret};
+use freshen_oauth::transport::TransportConfig;
+use freshen_oauth::{ClientAuth, ConfigError, OAuthSource, TokenRequest};
 use freshen_ureq::UreqTransport;
 use zeroize::Zeroizing;
 
@@ -131,7 +131,7 @@ impl ClientArgs {
         let transport = TransportConfig::new()
             .with_timeout(Duration::from_secs(self.timeout))
             .with_allow_insecure_http(self.allow_insecure_http);
-        freshen_core::oauth::transport::check_url(&self.token_url, &transport)?;
+        freshen_oauth::transport::check_url(&self.token_url, &transport)?;
         Ok(OAuthSource::new(
             request,
             UreqTransport::with_config(transport),

@@ -85,7 +85,7 @@ fn event_fields(e: &Event) -> Value {
         Event::RefreshStarted {
             attempt, reason, ..
         } => json!({
-            "event": "refresh_started", "attempt": attempt.0, "reason": reason.to_string(),
+            "event": "refresh_started", "attempt": attempt.number(), "reason": reason.to_string(),
         }),
         Event::RefreshSucceeded {
             attempt,
@@ -93,7 +93,7 @@ fn event_fields(e: &Event) -> Value {
             lifetime,
             left_on_old,
         } => json!({
-            "event": "refresh_succeeded", "attempt": attempt.0, "generation": generation.number(),
+            "event": "refresh_succeeded", "attempt": attempt.number(), "generation": generation.number(),
             "lifetime_s": s(lifetime), "left_on_old_s": left_on_old.as_ref().map(s),
         }),
         Event::RefreshFailed {
@@ -102,7 +102,7 @@ fn event_fields(e: &Event) -> Value {
             failures,
             retry_in,
         } => json!({
-            "event": "refresh_failed", "attempt": attempt.0, "error": error.to_string(),
+            "event": "refresh_failed", "attempt": attempt.number(), "error": error.to_string(),
             "permanent": error.is_permanent(), "failures": failures, "retry_in_s": s(retry_in),
         }),
         Event::NoProgress {
@@ -110,7 +110,7 @@ fn event_fields(e: &Event) -> Value {
             generation,
             retry_in,
         } => json!({
-            "event": "no_progress", "attempt": attempt.0, "generation": generation.number(),
+            "event": "no_progress", "attempt": attempt.number(), "generation": generation.number(),
             "retry_in_s": s(retry_in),
         }),
         Event::ServedStale {

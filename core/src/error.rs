@@ -4,14 +4,28 @@
 //! same outcome, so [`Error`] is a cheap, cloneable handle. It never holds a
 //! secret: transports and parsers put only codes, statuses and descriptions
 //! from the server in it.
+//!
+//! [`ErrorKind`] names every way a fetch can fail, as plain data, so that
+//! drivers and users can match on it without the wire crate. The values it
+//! carries live here too: what a token endpoint said ([`ErrorCode`],
+//! [`OAuthError`], [`ProviderError`], in `error/oauth.rs`) and what is wrong
+//! with a request's configuration ([`ConfigError`], [`AuthMethod`], in
+//! `error/config.rs`). They are enums and structs with a `Display` and
+//! nothing else: reading them out of an HTTP response (RFC 6749 §5.2
+//! bodies, provider envelopes, the retry classification) is freshen-oauth's
+//! job, and needs serde, which this crate does not have.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
-use crate::oauth::ConfigError;
-use crate::oauth_error::{ErrorCode, OAuthError, ProviderError};
+mod config;
+mod oauth;
+
+pub use config::{AuthMethod, ConfigError};
+pub use oauth::{ErrorCode, OAuthError, ProviderError};
 
 /// Whether retrying can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,7 +72,9 @@ pub enum ErrorKind {
         limit: usize,
     },
     /// The request did not reach the server or the reply did not come back
-    /// (refused, reset, DNS, TLS, a refused redirect).
+    /// (refused, reset, DNS, TLS, a refused redirect). The text says where
+    /// and what, for a log line; the transport's own error is kept as the
+    /// [`Error`]'s [`source`](core::error::Error::source).
     Transport(String),
     /// The attempt took longer than the policy's attempt timeout.
     Timeout {
@@ -85,13 +101,22 @@ pub enum ErrorKind {
 
 /// A shared, cloneable error from one attempt. Every waiter of the attempt
 /// gets a clone of the same value.
+///
+/// It keeps its cause: a transport attaches the error its HTTP client
+/// returned ([`Error::with_source`]), and
+/// [`source`](core::error::Error::source) gives it back, so error reporters
+/// can walk the chain down to the I/O error.
 #[derive(Clone)]
 pub struct Error(Arc<Inner>);
+
+/// The cause an [`Error`] keeps: the error a transport or source saw.
+pub type Cause = Arc<dyn core::error::Error + Send + Sync + 'static>;
 
 struct Inner {
     kind: ErrorKind,
     retry: Retry,
     retry_after: Option<Duration>,
+    source: Option<Cause>,
 }
 
 impl Error {
@@ -101,6 +126,7 @@ impl Error {
             kind,
             retry,
             retry_after: None,
+            source: None,
         }))
     }
 
@@ -120,6 +146,38 @@ impl Error {
             kind: self.0.kind.clone(),
             retry: self.0.retry,
             retry_after: Some(after),
+            source: self.0.source.clone(),
+        };
+        Error(Arc::new(inner))
+    }
+
+    /// Keeps `source` as this error's cause, returned by
+    /// [`source`](core::error::Error::source): the error a transport's HTTP
+    /// client returned, a boxed error, or a message.
+    ///
+    /// Every waiter, log line and event may show the cause, so it must hold
+    /// no secret: no request body or header, and no URL with userinfo or a
+    /// query that could carry one (freshen's transports strip URLs from the
+    /// errors they attach).
+    ///
+    /// ```
+    /// use freshen_core::{Error, ErrorKind};
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    /// let error = Error::transient(ErrorKind::Transport("idp.example: refused".into()))
+    ///     .with_source(io);
+    /// let cause = std::error::Error::source(&error).expect("the cause");
+    /// assert!(cause.downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn with_source(
+        self,
+        source: impl Into<Box<dyn core::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let inner = Inner {
+            kind: self.0.kind.clone(),
+            retry: self.0.retry,
+            retry_after: self.0.retry_after,
+            source: Some(Cause::from(source.into())),
         };
         Error(Arc::new(inner))
     }
@@ -150,6 +208,8 @@ impl Error {
     }
 }
 
+/// Errors are equal when they say the same (kind, retry class, hint); their
+/// causes are not compared.
 impl PartialEq for Error {
     fn eq(&self, other: &Self) -> bool {
         self.0.kind == other.0.kind
@@ -164,6 +224,7 @@ impl fmt::Debug for Error {
             .field("kind", &self.0.kind)
             .field("retry", &self.0.retry)
             .field("retry_after", &self.0.retry_after)
+            .field("source", &self.0.source.as_ref().map(|s| Shown(&**s)))
             .finish()
     }
 }
@@ -245,8 +306,21 @@ fn passing_state(status: u16, code: Option<&ErrorCode>) -> &'static str {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        let source: &(dyn core::error::Error + 'static) = self.0.source.as_deref()?;
+        Some(source)
+    }
+}
+
+/// A cause in `Debug`: its `Display` (what it says), quoted.
+struct Shown<'a>(&'a (dyn core::error::Error + Send + Sync));
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -288,6 +362,48 @@ mod tests {
         for e in [&passing, &limited] {
             assert!(!format!("{e}").contains("refused"), "{e}");
         }
+    }
+
+    #[derive(Debug)]
+    struct Refused;
+
+    impl fmt::Display for Refused {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection refused")
+        }
+    }
+
+    impl core::error::Error for Refused {}
+
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn the_cause_is_kept_through_clones_and_hints() {
+        use core::error::Error as _;
+
+        let e = Error::transient(ErrorKind::Transport(String::from("idp: refused")))
+            .with_source(Refused)
+            .with_retry_after(Duration::from_secs(3));
+        let clone = e.clone();
+        let source = clone.source().expect("the cause");
+        assert!(source.downcast_ref::<Refused>().is_some());
+        assert_eq!(format!("{source}"), "connection refused");
+        assert!(format!("{e:?}").contains("source: Some(\"connection refused\")"));
+        // The summary stays as it was; equality ignores the cause.
+        assert_eq!(
+            format!("{e}"),
+            "could not reach the token endpoint: idp: refused (server asks to retry after 3s)"
+        );
+        assert_eq!(
+            e,
+            Error::transient(ErrorKind::Transport(String::from("idp: refused")))
+                .with_retry_after(Duration::from_secs(3))
+        );
+        assert!(Error::transient(ErrorKind::Closed).source().is_none());
+        let message = Error::transient(ErrorKind::Closed).with_source("shut down");
+        assert_eq!(
+            format!("{}", message.source().expect("a message")),
+            "shut down"
+        );
     }
 
     #[test]

@@ -6,9 +6,30 @@ use crate::error::Error;
 use crate::time::Instant;
 use crate::token::Generation;
 
-/// Identifies one attempt to fetch a token.
+/// Identifies one attempt to fetch a token: the machine (cache) that
+/// started it, and a number that increases by one with every attempt that
+/// machine starts.
+///
+/// Only a machine makes one, so an outcome reported under an id can only be
+/// an attempt's own: an id of another machine, or of an attempt already
+/// resolved, is refused by [`crate::Machine::on_success`] and the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AttemptId(pub u64);
+pub struct AttemptId {
+    machine: u64,
+    number: u64,
+}
+
+impl AttemptId {
+    pub(crate) const fn new(machine: u64, number: u64) -> Self {
+        AttemptId { machine, number }
+    }
+
+    /// The attempt's number within its cache: 0 for the first attempt, then
+    /// one more for every attempt started. For logs and displays.
+    pub const fn number(self) -> u64 {
+        self.number
+    }
+}
 
 /// Why an attempt was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,7 +132,7 @@ impl core::fmt::Display for Event {
             Event::RefreshStarted {
                 attempt, reason, ..
             } => {
-                write!(f, "refresh #{} started ({reason})", attempt.0)
+                write!(f, "refresh #{} started ({reason})", attempt.number())
             }
             Event::RefreshSucceeded {
                 attempt,
@@ -122,7 +143,7 @@ impl core::fmt::Display for Event {
                 write!(
                     f,
                     "refresh #{} succeeded: token #{} for {:.0}s",
-                    attempt.0,
+                    attempt.number(),
                     generation.number(),
                     secs(lifetime)
                 )?;
@@ -139,7 +160,7 @@ impl core::fmt::Display for Event {
             } => write!(
                 f,
                 "refresh #{} failed ({failures} in a row): {error}; next try in {:.1}s",
-                attempt.0,
+                attempt.number(),
                 secs(retry_in)
             ),
             Event::NoProgress {
@@ -150,7 +171,7 @@ impl core::fmt::Display for Event {
                 f,
                 "refresh #{} made no progress: the source returned token #{} again \
                  (a cache upstream?); next try in {:.1}s",
-                attempt.0,
+                attempt.number(),
                 generation.number(),
                 secs(retry_in)
             ),
@@ -184,7 +205,7 @@ mod tests {
     #[test]
     fn events_read_as_one_line_each() {
         let ok = Event::RefreshSucceeded {
-            attempt: AttemptId(3),
+            attempt: AttemptId::new(0, 3),
             generation: Generation::new(0, 2),
             lifetime: Duration::from_secs(20),
             left_on_old: Some(Duration::from_millis(13_250)),
@@ -194,7 +215,7 @@ mod tests {
             "refresh #3 succeeded: token #2 for 20s, old token had 13.2s left"
         );
         let failed = Event::RefreshFailed {
-            attempt: AttemptId(4),
+            attempt: AttemptId::new(0, 4),
             error: Error::transient(ErrorKind::Status { status: 503 }),
             failures: 2,
             retry_in: Duration::from_millis(4_500),

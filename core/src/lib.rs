@@ -1,15 +1,23 @@
-//! freshen-core: the part of freshen that decides.
+//! freshen-core: the part of freshen that decides — no I/O, no clock reads,
+//! `no_std` + `alloc`, no serde (its one dependency is `zeroize`).
 //!
-//! `#![no_std]` + `alloc`, no I/O, no clock reads. A driver (tokio, smol,
-//! threads, inline) asks the [`Machine`] with the current [`Instant`] and
-//! carries out its [`Decision`]: serve a token, start a refresh, wait for the
-//! one in flight, or fail fast during a backoff. The [`Policy`] turns a
-//! token's lifetime into its timeline:
+//! A driver (tokio, smol, threads, inline) asks the [`Machine`] with the
+//! current [`Instant`] and carries out its [`Decision`]: serve a token, start
+//! a refresh, wait for the one in flight, or fail fast during a backoff. The
+//! [`Policy`] turns a token's lifetime into its timeline:
 //!
 //! ```text
 //! t0 ─────────── fresh ───────────┬──── stale ────┬── expired ──┬
 //!                             refresh_at     usable_until   expires_at = t0 + L
 //! ```
+//!
+//! Also here, because every other crate of freshen speaks them: [`Token`]
+//! and what a source brings back ([`Fetched`]), the source contracts
+//! ([`TokenSource`], [`BlockingTokenSource`]), lifecycle [`Event`]s,
+//! [`Secret`], and the [`Error`] every waiter of an attempt shares. Its
+//! [`ErrorKind`] names every failure as plain data, OAuth2 codes and
+//! configuration errors included (see [`error`] for why those values live
+//! here); building requests and reading responses is freshen-oauth's.
 //!
 //! ```
 //! use core::time::Duration;
@@ -34,26 +42,23 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
-#[cfg(feature = "std")]
-extern crate std;
 
 pub mod error;
 pub mod event;
 pub mod machine;
-pub mod oauth;
-pub mod oauth_error;
 pub mod policy;
 pub mod secret;
 pub mod source;
 pub mod time;
 pub mod token;
 
-pub use error::{Error, ErrorKind, Retry};
+pub use error::{
+    AuthMethod, Cause, ConfigError, Error, ErrorCode, ErrorKind, OAuthError, ProviderError, Retry,
+};
 pub use event::{AttemptId, Event, RefreshReason};
 pub use machine::{Decision, Machine, Resolution, Ticket, Timers};
-pub use oauth_error::{ErrorCode, OAuthError, ProviderError};
 pub use policy::{DEFAULT_LIFETIME, Policy, PolicyBuilder, PolicyError, Schedule};
 pub use secret::Secret;
-pub use source::{BlockingTokenSource, TokenSource};
+pub use source::{BlockingTokenSource, BoxFetch, DynTokenSource, TokenSource};
 pub use time::Instant;
 pub use token::{Fetched, Generation, Phase, Token};

@@ -440,7 +440,7 @@ impl Machine {
     }
 
     fn start(&mut self, now: Instant, reason: RefreshReason) -> Ticket {
-        let id = AttemptId(self.next_attempt);
+        let id = AttemptId::new(self.id, self.next_attempt);
         self.next_attempt = self.next_attempt.saturating_add(1);
         let timeout = self.policy.attempt_timeout_for(self.lead());
         let deadline = now.saturating_add(timeout);

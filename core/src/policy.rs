@@ -104,8 +104,7 @@ impl fmt::Display for PolicyError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for PolicyError {}
+impl core::error::Error for PolicyError {}
 
 /// The timeline of one token, computed once when it arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

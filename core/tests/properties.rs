@@ -85,11 +85,22 @@ fn policy() -> impl Strategy<Value = Policy> {
     })
 }
 
+/// The id of an attempt started by another machine.
+fn foreign_attempt(policy: &Policy) -> AttemptId {
+    let mut other = Machine::new(policy.clone());
+    match other.decide(Instant::ZERO) {
+        Decision::RefreshAndWait(ticket) => ticket.id(),
+        d => panic!("an empty machine starts an attempt: {d:?}"),
+    }
+}
+
 /// Runs the ops and checks the invariants after each one.
 fn run(policy: Policy, ops: Vec<Op>) {
     let mut m = Machine::new(policy.clone());
     let mut now = Instant::ZERO;
     let mut outstanding: Option<AttemptId> = None;
+    // An id this machine never issued: an attempt of another machine.
+    let stale = foreign_attempt(&policy);
     // Every generation the machine has made, oldest first: invalidations
     // name one of them (the current one or an older one).
     let mut generations: Vec<Generation> = Vec::new();
@@ -156,11 +167,7 @@ fn run(policy: Policy, ops: Vec<Op>) {
                 random,
             } => {
                 let Some(id) = outstanding else { continue };
-                let id = if stale_id {
-                    AttemptId(id.0.wrapping_add(1000))
-                } else {
-                    id
-                };
+                let id = if stale_id { stale } else { id };
                 let secret = match (same_token, m.current()) {
                     (true, Some(t)) => t.secret().to_owned(),
                     _ => {
@@ -200,11 +207,7 @@ fn run(policy: Policy, ops: Vec<Op>) {
                 random,
             } => {
                 let Some(id) = outstanding else { continue };
-                let id = if stale_id {
-                    AttemptId(id.0.wrapping_add(1000))
-                } else {
-                    id
-                };
+                let id = if stale_id { stale } else { id };
                 let kind = ErrorKind::Status { status: 503 };
                 let mut e = if permanent {
                     Error::permanent(kind)

@@ -34,6 +34,11 @@ fn start(machine: &mut Machine, now: Instant) -> Ticket {
     }
 }
 
+/// An attempt this test's machines never started: another machine's.
+fn foreign_attempt() -> AttemptId {
+    start(&mut Machine::new(Policy::default()), at(0)).id()
+}
+
 /// A machine holding `token` (lifetime `lifetime`) received at `now`, with
 /// the jitter drawn at its lowest (refresh at exactly `expires_at - lead`).
 fn holding(policy: Policy, token: &str, lifetime: Duration, now: Instant) -> (Machine, Arc<Token>) {
@@ -309,7 +314,7 @@ fn rule_3_late_and_duplicate_outcomes_are_ignored() {
     );
     assert!(m.on_timeout(id, at(4), 0).is_none());
     assert!(
-        m.on_success(AttemptId(99), fetched("c", HOUR), at(0), at(5), 0)
+        m.on_success(foreign_attempt(), fetched("c", HOUR), at(0), at(5), 0)
             .is_none()
     );
     assert_eq!(m.current().unwrap().secret(), "a");

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use freshen_core::oauth::{HttpResponse, ParseOptions, parse_token_response};
+use freshen_oauth::{HttpResponse, ParseOptions, parse_token_response};
 use freshen_core::{Error, Fetched};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;

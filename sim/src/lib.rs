@@ -1,5 +1,5 @@
-//! freshen-sim: a fleet on virtual time, three token-cache stacks side by
-//! side, and what a user would see.
+//! freshen-sim: a fleet on virtual time — no network, no real clock: three
+//! token-cache stacks side by side, and what a user would see.
 //!
 //! Each instance of the fleet serves its share of the traffic and keeps a
 //! token with one of these stacks ([`Stack`]):

@@ -1,5 +1,6 @@
-//! Test helpers for freshen: a fault-injecting token endpoint and one
-//! conformance suite for every transport.
+//! freshen-testkit: test helpers for freshen, never for production — a
+//! fault-injecting token endpoint and one conformance suite for every
+//! transport.
 //!
 //! [`FaultServer`] is a tiny HTTP/1.1 server on std threads, bound to
 //! `127.0.0.1:0`. It answers each request as its [`Script`] says (a queue

@@ -65,9 +65,9 @@ macro_rules! transport_suite {
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use freshen_core::oauth::transport::{DEFAULT_USER_AGENT, MAX_REDIRECTS, TransportConfig};
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, Transport};
 use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{DEFAULT_USER_AGENT, MAX_REDIRECTS, TransportConfig};
+use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, Transport};
 
 use crate::fault::{Fault, INVALID_HOST};
 use crate::server::{FaultServer, Script, closed_port, refused_url};
@@ -107,12 +107,39 @@ pub fn token_request(url: &str) -> HttpRequest {
         ))
 }
 
+/// A query parameter the suite puts on URLs that cannot be reached: a URL's
+/// query may carry a secret, so no error (nor its causes) may quote it.
+pub const QUERY_SECRET: &str = "q-s3cr3t-in-the-query";
+
+/// The error and every cause below it, as `Display` and `Debug`.
+fn shown_with_causes(e: &Error) -> String {
+    let mut shown = format!("{e} {e:?}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        shown.push_str(&format!(" / {c} {c:?}"));
+        cause = c.source();
+    }
+    shown
+}
+
 fn assert_no_secret(e: &Error) {
-    let shown = format!("{e} {e:?}");
+    let shown = shown_with_causes(e);
     assert!(!shown.contains(SECRET), "error shows the secret: {shown}");
     assert!(
         !shown.contains("Y2xpZW50OnMzY3IzdC1uZXZlci1zaG93bg"),
         "error shows the Authorization header: {shown}"
+    );
+    assert!(
+        !shown.contains(QUERY_SECRET),
+        "error shows the URL's query: {shown}"
+    );
+}
+
+/// A transport failure keeps the HTTP client's own error as its cause.
+fn assert_has_cause(e: &Error, what: &str) {
+    assert!(
+        std::error::Error::source(e).is_some(),
+        "{what}: the transport's error is not kept as the cause: {e:?}"
     );
 }
 
@@ -244,14 +271,18 @@ pub async fn error_statuses_are_responses<T: AsyncTransport>(make: impl Fn(Trans
     }
 }
 
-/// Nothing listening: a transient `Transport` error.
+/// Nothing listening: a transient `Transport` error, whose cause is the
+/// HTTP client's error, and which quotes neither the secret nor the URL's
+/// query.
 pub async fn connection_refused<T: AsyncTransport>(make: impl Fn(TransportConfig) -> T) {
     let t = make(TransportConfig::default().with_connect_timeout(Duration::from_secs(2)));
-    let e = expect_err(t.send(token_request(&refused_url())).await, "refused");
+    let url = format!("{}?audience={QUERY_SECRET}", refused_url());
+    let e = expect_err(t.send(token_request(&url)).await, "refused");
     assert!(
         matches!(e.kind(), ErrorKind::Transport(_)) && !e.is_permanent(),
         "refused: expected a transient Transport error, got {e:?}"
     );
+    assert_has_cause(&e, "refused");
 }
 
 /// The server closes the connection without answering: a transient
@@ -259,11 +290,13 @@ pub async fn connection_refused<T: AsyncTransport>(make: impl Fn(TransportConfig
 pub async fn hangup_is_transport_error<T: AsyncTransport>(make: impl Fn(TransportConfig) -> T) {
     let server = FaultServer::start(Fault::Hangup);
     let t = make(TransportConfig::default());
-    let e = expect_err(t.send(token_request(&server.token_url())).await, "hangup");
+    let url = format!("{}?audience={QUERY_SECRET}", server.token_url());
+    let e = expect_err(t.send(token_request(&url)).await, "hangup");
     assert!(
         matches!(e.kind(), ErrorKind::Transport(_)) && !e.is_permanent(),
         "hangup: expected a transient Transport error, got {e:?}"
     );
+    assert_has_cause(&e, "hangup");
 }
 
 /// A server slower than the client's total timeout (300 ms against 3 s):

@@ -6,8 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use freshen_cache::shared::{Attempt, EventSink, Outcome, Shared, Step};
-use freshen_cache::slot::Slot;
+use freshen_cache::driver::{Attempt, EventSink, Outcome, Shared, Slot, Step, real_deadline};
 use freshen_cache::{Clock, MonotonicClock, TokenRef};
 use freshen_core::{
     AttemptId, BlockingTokenSource, Error, ErrorKind, Event, Instant, Policy, Token,
@@ -328,7 +327,8 @@ fn spawn_attempt<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>, att
     if let Err(e) = spawned {
         let error = Error::transient(ErrorKind::Transport(format!(
             "could not start a refresh thread: {e}"
-        )));
+        )))
+        .with_source(e);
         let now = inner.clock.now();
         inner
             .shared
@@ -359,7 +359,6 @@ fn timer_loop<S: BlockingTokenSource, C: Clock>(inner: &Arc<Inner<S, C>>) {
         if inner.shared.is_closed() {
             return;
         }
-        let _ =
-            freshen_cache::slot::wait_listener(changed, freshen_cache::slot::real_deadline(span));
+        let _ = changed.wait_until(real_deadline(span));
     }
 }

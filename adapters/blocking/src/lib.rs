@@ -1,4 +1,6 @@
-//! freshen's token cache for synchronous code.
+//! freshen-blocking: freshen's token cache for synchronous code — it decides
+//! nothing (the machine does) and sends nothing (the source does): it only
+//! runs attempts on threads, or inline, and waits.
 //!
 //! [`BlockingCache`] drives the same machine as the async cache, in one of
 //! two [`Mode`]s:

@@ -1,8 +1,10 @@
-//! An async [`AsyncTransport`] for freshen over [reqwest] 0.12 with rustls
-//! (ring, webpki roots): the transport for the tokio family.
+//! freshen-reqwest: an async [`AsyncTransport`] for freshen over [reqwest]
+//! 0.12 — I/O only: it parses no token and decides no rule (both are
+//! freshen-oauth's). The transport for the tokio family; TLS by rustls
+//! (ring, webpki roots).
 //!
 //! [`ReqwestTransport`] applies the rules every freshen transport shares
-//! (see [`freshen_core::oauth::transport`]):
+//! (see [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included;
 //! - plain `http` only to loopback unless
@@ -17,12 +19,14 @@
 //!   drop and grown without leaving copies, and the request body is sent
 //!   from freshen's own wiped buffer, not a copy;
 //! - header values that carry credentials are marked sensitive;
-//! - a `User-Agent` (`freshen/<version>` by default).
+//! - a `User-Agent` (`freshen/<version>` by default);
+//! - a failure to reach the server keeps reqwest's error, without its URL,
+//!   as its cause ([`std::error::Error::source`]).
 //!
 //! reqwest needs a tokio runtime: call it from within one.
 //!
 //! ```no_run
-//! use freshen_core::oauth::{AsyncTransport, HttpRequest, Method};
+//! use freshen_oauth::{AsyncTransport, HttpRequest, Method};
 //! use freshen_reqwest::ReqwestTransport;
 //!
 //! # async fn run() -> Result<(), freshen_core::Error> {
@@ -43,12 +47,12 @@ use std::fmt;
 use std::future::Future;
 
 use bytes::Bytes;
-use freshen_core::oauth::transport::{
+use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{
     MAX_REDIRECTS, TransportConfig, check_url, display_url, is_sensitive_header,
     is_transport_header, redirect_allowed, refused_redirect,
 };
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
-use freshen_core::{Error, ErrorKind};
+use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use reqwest::header::HeaderValue;
 use reqwest::redirect;
 use zeroize::Zeroizing;
@@ -173,7 +177,7 @@ impl ReqwestTransport {
             builder = builder.body(Bytes::from_owner(request.body));
         }
         let url = request.url;
-        let mut response = builder.send().await.map_err(|e| self.map_error(&e, &url))?;
+        let mut response = builder.send().await.map_err(|e| self.map_error(e, &url))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -199,7 +203,7 @@ impl ReqwestTransport {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.map_error(&e, &url))?
+            .map_err(|e| self.map_error(e, &url))?
         {
             if chunk.len() > limit.saturating_sub(body.len()) {
                 // Dropping the response closes the connection: the rest is
@@ -215,8 +219,8 @@ impl ReqwestTransport {
         })
     }
 
-    fn map_error(&self, error: &reqwest::Error, url: &str) -> Error {
-        if let Some(refused) = find_source::<Refused>(error) {
+    fn map_error(&self, error: reqwest::Error, url: &str) -> Error {
+        if let Some(refused) = find_source::<Refused>(&error) {
             return refused.0.clone();
         }
         if error.is_timeout() {
@@ -232,16 +236,19 @@ impl ReqwestTransport {
                 format!(
                     "cannot build a request to {}: {}",
                     display_url(url),
-                    chain(error)
+                    chain(&error)
                 )
                 .into(),
             ));
         }
+        // reqwest's error is the cause, without its URL (a query may hold a
+        // secret).
         Error::transient(ErrorKind::Transport(format!(
             "{}: {}",
             display_url(url),
-            chain(error)
+            chain(&error)
         )))
+        .with_source(error.without_url())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The transport conformance suite, for `ReqwestTransport` on tokio.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use freshen_core::oauth::transport::TransportConfig;
+use freshen_oauth::transport::TransportConfig;
 use freshen_reqwest::ReqwestTransport;
 use freshen_testkit::suite;
 

@@ -1,4 +1,5 @@
-//! freshen's token cache on smol.
+//! freshen-smol: freshen's token cache on smol — a [`Runtime`] and nothing
+//! else: spawn, timer and clock; no decisions, no network I/O.
 //!
 //! [`SmolRuntime`] spawns attempts on smol's global executor (or one you
 //! pass) and times them with smol's `Timer`.

@@ -1,5 +1,6 @@
-//! An async [`AsyncTransport`] for freshen over [surf] 2: opt-in, for the
-//! smol family.
+//! freshen-surf: an async [`AsyncTransport`] for freshen over [surf] 2 — I/O
+//! only: it parses no token and decides no rule (both are freshen-oauth's).
+//! Opt-in, for the smol family.
 //!
 //! **surf is unmaintained upstream** (RUSTSEC-2025-0036; its stack also
 //! pulls async-std, likewise unmaintained). The maintained default for smol
@@ -18,7 +19,7 @@
 //! # What the transport does
 //!
 //! [`SurfTransport`] applies the rules every freshen transport shares (see
-//! [`freshen_core::oauth::transport`]):
+//! [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included;
 //! - plain `http` only to loopback unless
@@ -40,7 +41,9 @@
 //! - every request gets a connection of its own (keep-alive off): the h1
 //!   client's pool would hand out a connection whose previous body was
 //!   left unread (a capped body, a redirect), and a token request every
-//!   few minutes gains nothing from a pool.
+//!   few minutes gains nothing from a pool;
+//! - a failure to reach the server keeps surf's error (which names no URL)
+//!   as its cause ([`std::error::Error::source`]).
 //!
 //! # `Send`
 //!
@@ -57,7 +60,7 @@
 //! executor thread should prefer `freshen-ureq` with `async`.
 //!
 //! ```no_run
-//! use freshen_core::oauth::{AsyncTransport, HttpRequest, Method};
+//! use freshen_oauth::{AsyncTransport, HttpRequest, Method};
 //! use freshen_surf::SurfTransport;
 //!
 //! smol::block_on(async {
@@ -80,11 +83,11 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use async_io::Timer;
-use freshen_core::oauth::transport::{
+use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{
     TransportConfig, check_url, display_url, is_transport_header, next_redirect,
 };
-use freshen_core::oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
-use freshen_core::{Error, ErrorKind};
+use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use futures_lite::{AsyncReadExt, future};
 use surf::http::headers::{HeaderName, HeaderValue};
 use zeroize::Zeroizing;
@@ -193,7 +196,7 @@ impl SurfTransport {
             let mut response = client
                 .send(self.build(&current)?)
                 .await
-                .map_err(|e| transport_error(&current.url, &e))?;
+                .map_err(|e| transport_error(&current.url, e))?;
             let status = u16::from(response.status());
             let location = response.header("location").map(|v| v.last().as_str());
             if let Some(next) = next_redirect(&current, status, location, hops)? {
@@ -225,6 +228,7 @@ impl SurfTransport {
                         "{}: reading the body: {e}",
                         display_url(&current.url)
                     )))
+                    .with_source(e)
                 })?;
                 if n == 0 {
                     break;
@@ -281,11 +285,13 @@ fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
     Some((name, value))
 }
 
-fn transport_error(url: &str, error: &surf::Error) -> Error {
+fn transport_error(url: &str, error: surf::Error) -> Error {
     // async-h1 labels connection failures with made-up statuses (400, 500):
-    // whatever the label, no response came.
+    // whatever the label, no response came. surf's error (which names no
+    // URL) is the cause.
     Error::transient(ErrorKind::Transport(format!(
         "{}: {error}",
         display_url(url)
     )))
+    .with_source(error)
 }

@@ -1,8 +1,8 @@
 //! The transport conformance suite, for `SurfTransport` on smol.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use freshen_core::oauth::AsyncTransport;
-use freshen_core::oauth::transport::TransportConfig;
+use freshen_oauth::AsyncTransport;
+use freshen_oauth::transport::TransportConfig;
 use freshen_surf::SurfTransport;
 use freshen_testkit::suite;
 

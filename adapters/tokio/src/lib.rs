@@ -1,4 +1,5 @@
-//! freshen's token cache on tokio.
+//! freshen-tokio: freshen's token cache on tokio — a [`Runtime`] and nothing
+//! else: spawn, timer and clock; no decisions, no network I/O.
 //!
 //! [`TokioRuntime`] spawns attempts with `tokio::spawn` and times them with
 //! `tokio::time`, so tokio's paused clock drives them in tests.

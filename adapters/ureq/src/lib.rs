@@ -1,8 +1,9 @@
-//! A blocking [`Transport`] for freshen over [ureq] 3, with TLS by rustls
-//! (ring, webpki roots).
+//! freshen-ureq: a blocking [`Transport`] for freshen over [ureq] 3 — I/O
+//! only: it parses no token and decides no rule (both are freshen-oauth's).
+//! TLS by rustls (ring, webpki roots).
 //!
 //! [`UreqTransport`] applies the rules every freshen transport shares
-//! (see [`freshen_core::oauth::transport`]):
+//! (see [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included (ureq's
 //!   `http_status_as_error` is off), since the OAuth2 error is in the body;
@@ -19,7 +20,9 @@
 //!   ([`append_wiping`]);
 //! - header values that carry credentials are marked sensitive (kept out of
 //!   HTTP/2 header compression tables and `Debug`);
-//! - a `User-Agent` (`freshen/<version>` by default).
+//! - a `User-Agent` (`freshen/<version>` by default);
+//! - a failure keeps ureq's error as its cause
+//!   ([`std::error::Error::source`]), unless it could quote a URL.
 //!
 //! With the `async` feature it is also an [`AsyncTransport`] that runs the
 //! blocking call on the [`blocking`](https://docs.rs/blocking) thread pool:
@@ -27,8 +30,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use freshen_core::oauth::{HttpRequest, Method, Transport};
-//! use freshen_core::oauth::transport::TransportConfig;
+//! use freshen_oauth::{HttpRequest, Method, Transport};
+//! use freshen_oauth::transport::TransportConfig;
 //! use freshen_ureq::UreqTransport;
 //!
 //! let transport = UreqTransport::with_config(
@@ -48,18 +51,18 @@ use std::fmt;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use freshen_core::oauth::transport::{
+use freshen_core::{Error, ErrorKind};
+use freshen_oauth::transport::{
     TransportConfig, check_url, display_url, is_sensitive_header, is_transport_header,
     next_redirect,
 };
-use freshen_core::oauth::{HttpRequest, HttpResponse, Method, Transport, append_wiping};
-use freshen_core::{Error, ErrorKind};
+use freshen_oauth::{HttpRequest, HttpResponse, Method, Transport, append_wiping};
 use ureq::Agent;
 use ureq::http;
 use zeroize::Zeroizing;
 
 #[cfg(feature = "async")]
-use freshen_core::oauth::AsyncTransport;
+use freshen_oauth::AsyncTransport;
 
 /// A blocking HTTP transport over a ureq [`Agent`] (connection pool
 /// included). Cheap to clone: clones share the pool.
@@ -164,10 +167,21 @@ impl UreqTransport {
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => Error::permanent(ErrorKind::Config(
                 format!("cannot build a request to {}: {error}", display_url(url)).into(),
             )),
-            other => Error::transient(ErrorKind::Transport(format!(
-                "{}: {other}",
-                display_url(url)
-            ))),
+            other => {
+                let error = Error::transient(ErrorKind::Transport(format!(
+                    "{}: {other}",
+                    display_url(url)
+                )));
+                // ureq's own error is the cause, unless it could quote a
+                // URL: the request's (a query may hold a secret) or a
+                // proxy's (its userinfo is one).
+                match other {
+                    ureq::Error::RequireHttpsOnly(_)
+                    | ureq::Error::ConnectProxyFailed(_)
+                    | ureq::Error::BadUri(_) => error,
+                    other => error.with_source(other),
+                }
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 #![cfg(feature = "async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use freshen_core::oauth::transport::TransportConfig;
+use freshen_oauth::transport::TransportConfig;
 use freshen_testkit::suite;
 use freshen_ureq::UreqTransport;
 
@@ -18,7 +18,7 @@ freshen_testkit::transport_suite!(|case| smol::block_on(case), make);
 fn future_is_send() {
     fn assert_send<F: std::future::Future + Send>(_: &F) {}
     let t = make(TransportConfig::default());
-    let f = freshen_core::oauth::AsyncTransport::send(
+    let f = freshen_oauth::AsyncTransport::send(
         &t,
         suite::token_request(&freshen_testkit::refused_url()),
     );

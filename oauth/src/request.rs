@@ -14,17 +14,17 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, ErrorKind};
-use crate::secret::Secret;
+use freshen_core::Secret;
+use freshen_core::{Error, ErrorKind};
 
-use super::client_auth::ClientAuth;
-use super::config_error::ConfigError;
-use super::form;
-use super::grant::{Grant, TokenExchange};
-use super::http::{HttpRequest, Method};
-use super::response::{ParseOptions, ParsedToken};
-use super::response_error::ResponseError;
-use super::transport::{display_url, url_shape};
+use crate::client_auth::ClientAuth;
+use crate::form;
+use crate::grant::{Grant, TokenExchange};
+use crate::http::{HttpRequest, Method};
+use crate::response::{ParseOptions, ParsedToken};
+use crate::response_error::ResponseError;
+use crate::transport::{display_url, url_shape};
+use freshen_core::ConfigError;
 
 /// Parameter names the builder writes itself; an extra parameter may not
 /// override one (a second `grant_type` or `client_secret` would be read
@@ -287,7 +287,7 @@ impl TokenRequest {
 /// transport reads unambiguously, with no fragment (RFC 6749 §3.2) and no
 /// userinfo (RFC 9110 §4.2.4: credentials travel as client
 /// authentication). Whether plain `http` may leave the machine is the
-/// transport's rule ([`check_url`](super::transport::check_url)).
+/// transport's rule ([`check_url`](crate::transport::check_url)).
 fn check_token_url(url: &str) -> Result<(), ConfigError> {
     if url.trim().is_empty() {
         return Err(ConfigError::EmptyTokenUrl);

@@ -1,17 +1,16 @@
 //! A token source made of a token request and a transport: the one every
-//! user of a real token endpoint needs. It goes to the network on every call
-//! (the [`crate::TokenSource`] contract) and keeps a rotated refresh token.
+//! user of a real token endpoint needs. **`std` only**: it locks a mutex and
+//! reads the system clock, the only place in this crate that does either. It goes to the network on every call
+//! (the [`freshen_core::TokenSource`] contract) and keeps a rotated refresh token.
 
 use core::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use crate::error::Error;
-use crate::source::{BlockingTokenSource, TokenSource};
-use crate::token::Fetched;
+use freshen_core::{BlockingTokenSource, Error, Fetched, TokenSource};
 
-use super::request::TokenRequest;
-use super::response::{ParseOptions, ParsedToken, parse_token_response};
-use super::transport::{AsyncTransport, Transport};
+use crate::request::TokenRequest;
+use crate::response::{ParseOptions, ParsedToken, parse_token_response};
+use crate::transport::{AsyncTransport, Transport};
 
 /// A [`TokenSource`] (with an [`AsyncTransport`]) or [`BlockingTokenSource`]
 /// (with a blocking [`Transport`]) that sends `request` for every fetch.
@@ -47,14 +46,14 @@ impl<T> OAuthSource<T> {
         &self.transport
     }
 
-    fn http_request(&self) -> Result<super::http::HttpRequest, Error> {
+    fn http_request(&self) -> Result<crate::http::HttpRequest, Error> {
         self.request
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .to_http_request()
     }
 
-    fn accept(&self, response: &super::http::HttpResponse) -> Result<Fetched, Error> {
+    fn accept(&self, response: &crate::http::HttpResponse) -> Result<Fetched, Error> {
         let parsed = parse_token_response(response, now_epoch_secs(), &self.options);
         let mut request = self.request.lock().unwrap_or_else(PoisonError::into_inner);
         let parsed: ParsedToken = parsed.map_err(|mut e| {

@@ -9,8 +9,8 @@
 )]
 
 use freshen_core::ErrorKind;
-use freshen_core::oauth::grant::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
-use freshen_core::oauth::{
+use freshen_oauth::grant::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
+use freshen_oauth::{
     AuthMethod, ClientAuth, ConfigError, Grant, HttpRequest, HttpResponse, Method, ParseOptions,
     TokenExchange, TokenRequest, parse_token_response,
 };
@@ -460,25 +460,28 @@ fn request_and_response_buffers_zeroize_on_drop() {
     // Clones are wiped too (a transport clones a request to follow a 307).
     wiped_on_drop(&request.clone().body);
     // A 303 turns the POST into a GET: its body is wiped, not just emptied.
-    let next = freshen_core::oauth::transport::next_redirect(&request, 303, Some("/v2"), 0)
+    let next = freshen_oauth::transport::next_redirect(&request, 303, Some("/v2"), 0)
         .unwrap()
         .unwrap();
     assert!(next.body.is_empty() && next.method == Method::Get);
 }
 
 /// A transport that answers with a fixed response.
+#[cfg(feature = "std")]
 struct Canned(HttpResponse);
 
-impl freshen_core::oauth::Transport for Canned {
+#[cfg(feature = "std")]
+impl freshen_oauth::Transport for Canned {
     fn send(&self, _request: &HttpRequest) -> Result<HttpResponse, freshen_core::Error> {
         Ok(self.0.clone())
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn secrets_echoed_by_the_server_never_reach_the_error() {
     use freshen_core::BlockingTokenSource;
-    use freshen_core::oauth::OAuthSource;
+    use freshen_oauth::OAuthSource;
     let echo = HttpResponse::new(
         400,
         &br#"{"error":"invalid_grant","error_description":"refresh token RT-ECHOED-1 for client secret CS-ECHOED-2 is revoked","errorCode":"E-CS-ECHOED-2"}"#[..],

@@ -14,7 +14,7 @@ use core::fmt;
 
 use zeroize::{Zeroize, Zeroizing};
 
-use super::transport::display_url;
+use crate::transport::display_url;
 
 /// The HTTP method of a token request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -64,14 +64,14 @@ use alloc::string::String;
 use core::fmt;
 use core::time::Duration;
 
-use crate::error::{Error, ErrorKind, Retry};
-use crate::oauth_error::{ErrorCode, OAuthError, ProviderError};
+use freshen_core::{Error, ErrorKind, Retry};
+use freshen_core::{ErrorCode, OAuthError, ProviderError};
 
-use super::fields::{Fields, Value};
-use super::hints::retry_hints;
-use super::http::HttpResponse;
-use super::number;
-use super::response::shorten;
+use crate::fields::{Fields, Value};
+use crate::hints::retry_hints;
+use crate::http::HttpResponse;
+use crate::number;
+use crate::response::shorten;
 
 /// The longest description kept, in bytes.
 const MAX_DESCRIPTION: usize = 1024;
@@ -95,7 +95,7 @@ const RATE_LIMIT_PHRASES: [&str; 11] = [
 ];
 
 /// Why a token response gave no token, and what the server said about
-/// retrying. Converts into [`crate::Error`] (with `?` or
+/// retrying. Converts into [`freshen_core::Error`] (with `?` or
 /// [`ResponseError::into_error`]). Holds no secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseError(Box<Inner>);
@@ -200,11 +200,9 @@ impl ResponseError {
                 status,
             }),
             None => {
-                let provider = ProviderError {
-                    status,
-                    code: codes.provider.clone(),
-                    message: description,
-                };
+                let mut provider = ProviderError::new(status);
+                provider.code = codes.provider.clone();
+                provider.message = description;
                 if status == 401 || status == 403 {
                     ErrorKind::Refused(provider)
                 } else if provider.code.is_some() || provider.message.is_some() {
@@ -232,8 +230,8 @@ impl ResponseError {
     /// server that echoes the request back must not put a secret into an
     /// error, a log line or an event. Secrets shorter than 4 bytes are
     /// ignored (they would blank out ordinary words).
-    /// [`TokenRequest::redact`](super::TokenRequest::redact) does this with
-    /// the request's own secrets; [`OAuthSource`](super::OAuthSource) calls
+    /// [`TokenRequest::redact`](crate::TokenRequest::redact) does this with
+    /// the request's own secrets; [`OAuthSource`](crate::OAuthSource) calls
     /// it for every error.
     pub fn redact(&mut self, secrets: &[&str]) {
         let secrets: alloc::vec::Vec<&str> = secrets

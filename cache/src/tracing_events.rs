@@ -15,7 +15,7 @@ pub fn tracing_events(event: &Event) {
     match event {
         Event::RefreshStarted {
             attempt, reason, ..
-        } => tracing::debug!(target: "freshen", attempt = attempt.0, %reason, "{event}"),
+        } => tracing::debug!(target: "freshen", attempt = attempt.number(), %reason, "{event}"),
         Event::RefreshSucceeded {
             attempt,
             generation,
@@ -23,7 +23,7 @@ pub fn tracing_events(event: &Event) {
             left_on_old,
         } => tracing::info!(
             target: "freshen",
-            attempt = attempt.0,
+            attempt = attempt.number(),
             generation = generation.number(),
             lifetime_s = lifetime.as_secs_f64(),
             left_on_old_s = left_on_old.map(|d| d.as_secs_f64()),
@@ -36,7 +36,7 @@ pub fn tracing_events(event: &Event) {
             retry_in,
         } if error.is_permanent() => tracing::error!(
             target: "freshen",
-            attempt = attempt.0,
+            attempt = attempt.number(),
             failures,
             retry_in_s = retry_in.as_secs_f64(),
             "{event}"
@@ -48,7 +48,7 @@ pub fn tracing_events(event: &Event) {
             ..
         } => tracing::warn!(
             target: "freshen",
-            attempt = attempt.0,
+            attempt = attempt.number(),
             failures,
             retry_in_s = retry_in.as_secs_f64(),
             "{event}"
@@ -59,7 +59,7 @@ pub fn tracing_events(event: &Event) {
             retry_in,
         } => tracing::warn!(
             target: "freshen",
-            attempt = attempt.0,
+            attempt = attempt.number(),
             generation = generation.number(),
             retry_in_s = retry_in.as_secs_f64(),
             "{event}"
@@ -98,8 +98,9 @@ mod tests {
         }
     }
 
-    /// The generation of a real token (only a machine makes one).
-    fn a_generation() -> Generation {
+    /// A real attempt and the generation of the token it brought (only a
+    /// machine makes either).
+    fn an_attempt_and_its_token() -> (AttemptId, Generation) {
         let mut m = freshen_core::Machine::new(freshen_core::Policy::default());
         let freshen_core::Decision::RefreshAndWait(t) = m.decide(freshen_core::Instant::ZERO)
         else {
@@ -109,7 +110,7 @@ mod tests {
         let now = freshen_core::Instant::ZERO;
         m.on_success(t.id(), fetched, now, now, 0)
             .and_then(Result::ok)
-            .map(|token| token.generation())
+            .map(|token| (t.id(), token.generation()))
             .expect("a token")
     }
 
@@ -122,15 +123,16 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
+        let (attempt, generation) = an_attempt_and_its_token();
         tracing::subscriber::with_default(subscriber, || {
             tracing_events(&Event::RefreshSucceeded {
-                attempt: AttemptId(1),
-                generation: a_generation(),
+                attempt,
+                generation,
                 lifetime: Duration::from_secs(3600),
                 left_on_old: Some(Duration::from_secs(1100)),
             });
             tracing_events(&Event::RefreshFailed {
-                attempt: AttemptId(2),
+                attempt,
                 error: Error::permanent(ErrorKind::OAuth(OAuthError {
                     code: ErrorCode::InvalidClient,
                     description: Some("bad client".into()),

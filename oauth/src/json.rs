@@ -12,7 +12,7 @@ use core::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::fields::{ErrorObject, FieldId, Fields, Value};
+use crate::fields::{ErrorObject, FieldId, Fields, Value};
 
 /// Reads `body`, which must be exactly one JSON object.
 pub(crate) fn read_object(body: &[u8]) -> Result<Fields, &'static str> {

@@ -15,8 +15,8 @@
 
 use core::time::Duration;
 
-use super::date;
-use super::http::HttpResponse;
+use crate::date;
+use crate::http::HttpResponse;
 
 /// Reset values from here up are absolute epoch seconds.
 const EPOCH_FROM: u64 = 1_000_000_000;

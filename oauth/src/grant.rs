@@ -4,14 +4,14 @@
 //! - client credentials (RFC 6749 §4.4): a service acting as itself;
 //! - refresh token (§6): a token held on someone's behalf, renewed; servers
 //!   may rotate the refresh token with every use, so the new one must
-//!   replace the old ([`super::TokenRequest::rotate_refresh_token`]);
+//!   replace the old ([`crate::TokenRequest::rotate_refresh_token`]);
 //! - token exchange (RFC 8693): one token traded for another (workload
 //!   identity federation, delegation).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::secret::Secret;
+use freshen_core::Secret;
 
 /// `grant_type` of RFC 8693 token exchange.
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

@@ -12,32 +12,9 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::secret::Secret;
+use freshen_core::{AuthMethod, ConfigError, Secret};
 
-use super::config_error::ConfigError;
-use super::form;
-
-/// A client authentication method (the names are those of RFC 7591 §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AuthMethod {
-    /// HTTP Basic with the form-encoded id and secret (the default).
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the request body.
-    ClientSecretPost,
-    /// A public client: `client_id` in the body, no secret.
-    None,
-}
-
-impl AuthMethod {
-    /// The method's registered name (`client_secret_basic`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-            AuthMethod::None => "none",
-        }
-    }
-}
+use crate::form;
 
 /// A client's identity and how it is sent. `Debug` redacts the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,7 +77,7 @@ impl ClientAuth {
     /// secret under a method that sends one.
     ///
     /// ```
-    /// use freshen_core::oauth::{ClientAuth, ConfigError};
+    /// use freshen_oauth::{ClientAuth, ConfigError};
     ///
     /// assert_eq!(ClientAuth::basic("", "s3cret").validate(), Err(ConfigError::EmptyClientId));
     /// assert_eq!(ClientAuth::basic("a:b", "s3cret").validate(), Err(ConfigError::ClientIdHasColon));

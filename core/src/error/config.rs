@@ -2,14 +2,36 @@
 //! is sent: [`ErrorKind::Config`](crate::ErrorKind::Config) carries one.
 //!
 //! Every variant says what to fix. None holds a secret: URLs are shown
-//! without userinfo, query or fragment (see
-//! [`display_url`](super::transport::display_url)), and secrets are never
-//! quoted, only said to be empty.
+//! without userinfo, query or fragment (freshen-oauth's `display_url` makes
+//! them so), and secrets are never quoted, only said to be empty.
+//!
+//! [`AuthMethod`] lives here because [`ConfigError::EmptyClientSecret`]
+//! names one; freshen-oauth re-exports it beside `ClientAuth`, which uses it.
 
 use alloc::string::String;
 use core::fmt;
 
-use super::client_auth::AuthMethod;
+/// A client authentication method (the names are those of RFC 7591 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-encoded id and secret (the default).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    ClientSecretPost,
+    /// A public client: `client_id` in the body, no secret.
+    None,
+}
+
+impl AuthMethod {
+    /// The method's registered name (`client_secret_basic`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+}
 
 /// A configuration that cannot work. Always permanent: retrying the same
 /// request fails the same way until someone changes the configuration.
@@ -38,7 +60,7 @@ pub enum ConfigError {
         url: String,
     },
     /// Plain `http` to a host that is not loopback, without
-    /// [`TransportConfig::with_allow_insecure_http`](super::transport::TransportConfig::with_allow_insecure_http).
+    /// freshen-oauth's `TransportConfig::with_allow_insecure_http`.
     InsecureHttp {
         /// The URL as it may be shown.
         url: String,

@@ -2,7 +2,7 @@
 //! [`HttpResponse`]. Transports live in adapter crates (ureq, reqwest, surf…).
 //!
 //! Every transport must: apply connect and total timeouts; cap the response
-//! body (answering [`crate::ErrorKind::ResponseTooLarge`] past the cap
+//! body (answering [`freshen_core::ErrorKind::ResponseTooLarge`] past the cap
 //! without reading on); refuse plain `http` except to loopback or when
 //! explicitly allowed; not follow a redirect to another scheme or host; set a
 //! `User-Agent`; and return error statuses as responses (the OAuth2 error is
@@ -21,9 +21,9 @@ use core::future::Future;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
-use crate::error::{Error, ErrorKind};
-use crate::oauth::config_error::ConfigError;
-use crate::oauth::http::{HttpRequest, HttpResponse, Method};
+use crate::http::{HttpRequest, HttpResponse, Method};
+use freshen_core::ConfigError;
+use freshen_core::{Error, ErrorKind};
 use zeroize::Zeroize;
 
 /// A blocking HTTP transport.
@@ -57,7 +57,7 @@ pub const MAX_REDIRECTS: usize = 5;
 ///
 /// ```
 /// use core::time::Duration;
-/// use freshen_core::oauth::transport::TransportConfig;
+/// use freshen_oauth::transport::TransportConfig;
 ///
 /// let config = TransportConfig::default()
 ///     .with_timeout(Duration::from_secs(10))
@@ -333,7 +333,7 @@ fn is_loopback(host: &str) -> bool {
 /// (it may be a secret pasted in the wrong place).
 ///
 /// ```
-/// use freshen_core::oauth::transport::display_url;
+/// use freshen_oauth::transport::display_url;
 ///
 /// assert_eq!(
 ///     display_url("https://user:pw@idp.example.com/token?x=1#f"),
@@ -411,7 +411,7 @@ fn display_unreadable(url: &str) -> String {
 /// permanent [`ErrorKind::Config`] error, before any connection is made.
 ///
 /// ```
-/// use freshen_core::oauth::transport::{check_url, TransportConfig};
+/// use freshen_oauth::transport::{check_url, TransportConfig};
 ///
 /// let config = TransportConfig::default();
 /// assert!(check_url("https://login.example.com/oauth2/token", &config).is_ok());
@@ -445,7 +445,7 @@ pub fn check_url(url: &str, config: &TransportConfig) -> Result<(), Error> {
 /// location this function cannot read unambiguously, gives `None`.
 ///
 /// ```
-/// use freshen_core::oauth::transport::redirect_target;
+/// use freshen_oauth::transport::redirect_target;
 ///
 /// let from = "https://idp.example.com/oauth2/token";
 /// assert_eq!(
@@ -504,7 +504,7 @@ pub fn redirect_target(from_url: &str, location: &str) -> Option<String> {
 /// (which may be relative): only within one scheme, host and port.
 ///
 /// ```
-/// use freshen_core::oauth::transport::redirect_allowed;
+/// use freshen_oauth::transport::redirect_allowed;
 ///
 /// let from = "https://idp.example.com/token";
 /// assert!(redirect_allowed(from, "https://IDP.example.com:443/v2/token"));

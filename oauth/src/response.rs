@@ -9,7 +9,7 @@
 //!   (GitHub labels forms as JSON).
 //! - **Numbers** may be integers, floats (`3600.0`, floored) or strings
 //!   (`"3599"`). A negative or non-numeric lifetime is
-//!   [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
+//!   [`ErrorKind::InvalidResponse`](freshen_core::ErrorKind::InvalidResponse).
 //!   Lifetimes above [`ParseOptions::max_lifetime`] (default 10 years) are
 //!   clamped to it: providers do issue "never-expiring" tokens, and a bound
 //!   keeps the schedule meaningful. A zero lifetime parses; the machine
@@ -40,13 +40,13 @@ use alloc::format;
 use alloc::string::String;
 use core::time::Duration;
 
-use crate::secret::Secret;
-use crate::token::Fetched;
+use freshen_core::Fetched;
+use freshen_core::Secret;
 
-use super::fields::{Body, Fields, Value, read_body};
-use super::http::HttpResponse;
-use super::number::{self, NumberError};
-use super::response_error::ResponseError;
+use crate::fields::{Body, Fields, Value, read_body};
+use crate::http::HttpResponse;
+use crate::number::{self, NumberError};
+use crate::response_error::ResponseError;
 
 /// The default cap on a response body: 1 MiB. Real token responses are a
 /// few kilobytes (a JWT with many claims stays well under 64 KiB).
@@ -84,7 +84,7 @@ impl ParseOptions {
     }
 
     /// Sets the largest body parsed; larger ones are
-    /// [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge).
+    /// [`ErrorKind::ResponseTooLarge`](freshen_core::ErrorKind::ResponseTooLarge).
     #[must_use]
     pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
@@ -139,7 +139,7 @@ pub struct ParsedToken {
     /// Entra's `refresh_in`: refresh after this long, whatever the lifetime.
     pub refresh_in: Option<Duration>,
     /// A new refresh token, when the server rotated it: it replaces the one
-    /// held (see [`TokenRequest::rotate_refresh_token`](super::TokenRequest::rotate_refresh_token)).
+    /// held (see [`TokenRequest::rotate_refresh_token`](crate::TokenRequest::rotate_refresh_token)).
     /// Empty strings are taken as absent.
     pub refresh_token: Option<Secret>,
     /// `scope` as sent (space-separated per RFC 6749; GitHub uses commas).
@@ -187,7 +187,7 @@ impl From<ParsedToken> for Fetched {
 /// `now_epoch_secs` is the wall-clock time at receipt, used only to turn an
 /// absolute expiry or an HTTP-date `Retry-After` into a duration; pass `None`
 /// when no wall clock is available (such values are then reported but give
-/// no lifetime or delay). The error converts into [`crate::Error`] with `?`.
+/// no lifetime or delay). The error converts into [`freshen_core::Error`] with `?`.
 pub fn parse_token_response(
     resp: &HttpResponse,
     now_epoch_secs: Option<u64>,
@@ -365,9 +365,9 @@ pub(crate) fn shorten(s: &str, max: usize) -> &str {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::error::{ErrorKind, Retry};
-    use crate::oauth_error::{ErrorCode, ProviderError};
     use alloc::borrow::ToOwned;
+    use freshen_core::{ErrorCode, ProviderError};
+    use freshen_core::{ErrorKind, Retry};
 
     const NOW: u64 = 1_700_000_000;
 

@@ -1,4 +1,4 @@
-//! Every token-response vector in `core/tests/vectors/` (the format is in
+//! Every token-response vector in `oauth/tests/vectors/` (the format is in
 //! that directory's README.md) is parsed and checked against its `expect`.
 //! New files are picked up with no code change; an `expect` key this test
 //! does not know fails it, so a new kind of expectation cannot be skipped
@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use freshen_core::oauth::{HttpResponse, ParseOptions, parse_token_response};
 use freshen_core::{ErrorKind, Fetched, Retry};
+use freshen_oauth::{HttpResponse, ParseOptions, parse_token_response};
 use serde_json::{Map, Value};
 
 /// "Now" for vectors that do not name one: 2023-11-14T22:13:20Z.
@@ -120,7 +120,7 @@ fn check(v: &Value) -> Result<(), Vec<String>> {
 
 fn check_success(
     expect: &Map<String, Value>,
-    token: &freshen_core::oauth::ParsedToken,
+    token: &freshen_oauth::ParsedToken,
     errs: &mut Vec<String>,
 ) {
     for (key, want) in expect {
@@ -173,7 +173,7 @@ fn check_success(
 
 fn check_error(
     expect: &Map<String, Value>,
-    e: &freshen_core::oauth::ResponseError,
+    e: &freshen_oauth::ResponseError,
     errs: &mut Vec<String>,
 ) {
     for (key, want) in expect {

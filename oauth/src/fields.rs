@@ -13,7 +13,7 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::{form, json};
+use crate::{form, json};
 
 /// A member's value, as the body carried it. Strings may be tokens, so they
 /// are zeroized on drop and `Debug` shows only their length.

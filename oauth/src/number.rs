@@ -7,8 +7,8 @@
 //! (`NaN`, `inf`) or non-numeric values are errors the caller turns into
 //! `InvalidResponse` or drops, depending on how much the member matters.
 
-use super::date;
-use super::fields::Value;
+use crate::date;
+use crate::fields::Value;
 
 /// Why a value is not a usable count of seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
