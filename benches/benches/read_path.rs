@@ -806,6 +806,17 @@ fn freshen_parts(b: &mut Bench<'_>) {
     b.micro("Shared::cached(fixed now) (no clock)", || {
         drop(black_box(shared.cached(black_box(now))))
     });
+    // The taking side of a one-way hand-off, on one thread: no handle ever
+    // comes back to this thread's spares, so every read takes a new one from
+    // the published cell (and here drops it at once).
+    b.micro(
+        "Shared::cached(fixed now) + into_arc() (spares never refilled)",
+        || {
+            drop(black_box(
+                shared.cached(black_box(now)).map(TokenRef::into_arc),
+            ))
+        },
+    );
     // The per-cache, per-thread lookup every read and every drop makes.
     let per_thread: thread_local::ThreadLocal<std::cell::Cell<u64>> =
         thread_local::ThreadLocal::new();
