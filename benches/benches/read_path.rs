@@ -466,26 +466,24 @@ impl Bench<'_> {
 
 /// Prints, and leaves beside criterion's output, the share of wall time the
 /// measuring threads spent off their CPU (taken by other processes): a
-/// figure with more than a few percent was disturbed. Left out below 1 ms
-/// of wall time (`--test` runs), where the CPU clocks' resolution rules.
+/// figure with more than a few percent was disturbed. Below 10 ms of wall
+/// time in all (`--test` runs) the CPU clocks' resolution rules: marked so.
 fn report_quality() {
     let q = QUALITY.lock().unwrap_or_else(|e| e.into_inner());
-    let measured: Vec<_> = q
-        .iter()
-        .filter(|(_, wall, _)| *wall >= Duration::from_millis(1))
-        .collect();
     let mut json = String::from("{\n");
     println!("\noff-CPU share of the measuring threads (wall - cpu) / wall:");
-    for (i, (id, wall, cpu)) in measured.iter().enumerate() {
-        let off = 1.0 - cpu.as_secs_f64() / wall.as_secs_f64();
-        println!("  {:>6.2}%  {id}", off * 100.0);
-        let sep = if i + 1 == measured.len() { "" } else { "," };
+    for (i, (id, wall, cpu)) in q.iter().enumerate() {
+        let off = 1.0 - cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9);
+        let short = if *wall < Duration::from_millis(10) {
+            "  (too short to judge)"
+        } else {
+            ""
+        };
+        println!("  {:>6.2}%  {id}{short}", off * 100.0);
+        let sep = if i + 1 == q.len() { "" } else { "," };
         json.push_str(&format!("  {id:?}: {off:.5}{sep}\n"));
     }
     json.push('}');
-    if measured.is_empty() {
-        return;
-    }
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("target"))
@@ -507,13 +505,27 @@ fn check(name: &str, ok: impl Fn() -> bool) {
 /// The hand-off's transport: a bounded single-producer, single-consumer
 /// ring, allocated once per measurement. Each side keeps its own index and
 /// publishes it with one release store per token (no read-modify-write), so
-/// the ring's own cost is small and the same for every contender.
+/// the ring's own cost is small and the same for every contender. A side
+/// that waits spins, and yields its core after about a thousand spins.
 mod ring {
     use std::cell::UnsafeCell;
     use std::hint::spin_loop;
     use std::mem::MaybeUninit;
     use std::sync::atomic::AtomicUsize;
     use std::sync::atomic::Ordering::{Acquire, Release};
+
+    /// Spins while the other side is running; gives the core away once the
+    /// wait is far longer than any contender's read (then the other side is
+    /// most likely off its core, and spinning would only keep it off).
+    #[inline]
+    fn wait(spins: &mut u32) {
+        if *spins < 1 << 10 {
+            *spins += 1;
+            spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
 
     /// An index on a cache line of its own.
     #[repr(align(128))]
@@ -592,10 +604,11 @@ mod ring {
         #[inline]
         pub(super) fn push(&mut self, value: T) {
             let capacity = self.ring.slots.len();
+            let mut spins = 0;
             while self.head.wrapping_sub(self.tail) == capacity {
                 self.tail = self.ring.tail.0.load(Acquire);
                 if self.head.wrapping_sub(self.tail) == capacity {
-                    spin_loop();
+                    wait(&mut spins);
                 }
             }
             // SAFETY: fewer than `capacity` values are in the ring, so slot
@@ -620,10 +633,11 @@ mod ring {
         /// Pops the oldest value, spinning while the ring is empty.
         #[inline]
         pub(super) fn pop(&mut self) -> T {
+            let mut spins = 0;
             while self.head == self.tail {
                 self.head = self.ring.head.0.load(Acquire);
                 if self.head == self.tail {
-                    spin_loop();
+                    wait(&mut spins);
                 }
             }
             // SAFETY: slot `tail` is before the producer's head (acquired
