@@ -2,7 +2,8 @@
 """Prints the tables of one `cargo bench` run from criterion's output.
 
 Usage: python3 benches/summarize.py [CRITERION_DIR]
-(default: $CARGO_TARGET_DIR/criterion, else target/criterion next to benches/).
+(default: $CARGO_TARGET_DIR/criterion, else benches/target/criterion).
+Only the benchmarks of the last run are shown (those in its off-cpu.json).
 
 Figures are criterion's per-read estimates in ns: the median of the samples
 (robust to a sample that lost its core to another process), with the mean
@@ -64,10 +65,14 @@ def main() -> None:
     elif os.environ.get("CARGO_TARGET_DIR"):
         root = Path(os.environ["CARGO_TARGET_DIR"]) / "criterion"
     else:
-        root = Path(__file__).resolve().parent.parent / "target" / "criterion"
+        # benches/ is a workspace of its own: its target is benches/target.
+        root = Path(__file__).resolve().parent / "target" / "criterion"
     data = load(root)
     off_path = root / "off-cpu.json"
     off = json.loads(off_path.read_text()) if off_path.exists() else {}
+    if off:
+        # Only the benchmarks of the last run (older ones stay on disk).
+        data = {k: v for k, v in data.items() if "/".join(p for p in k if p) in off}
 
     def offcpu(key: str) -> str:
         return f"{off[key] * 100:.1f}%" if key in off else "–"
