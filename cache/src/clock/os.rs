@@ -140,6 +140,48 @@ mod tests {
         assert!(sample.spread < 1_000_000_000, "{sample:?}");
     }
 
+    /// The slow path's cost rests on this: readers on two threads take
+    /// about one sample per tick of the real coarse clock, not one per read.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_real_coarse_clock_is_sampled_about_once_per_tick() {
+        use super::super::fold::Fold;
+        use rustix::time::{ClockId, clock_getres};
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+        #[derive(Debug, Default)]
+        struct Counting(AtomicU64);
+        impl RawClocks for Counting {
+            fn fast(&self) -> u64 {
+                LinuxClocks.fast()
+            }
+            fn recheck(&self) -> u64 {
+                LinuxClocks.recheck()
+            }
+            fn sample(&self) -> Sample {
+                self.0.fetch_add(1, Relaxed);
+                LinuxClocks.sample()
+            }
+        }
+
+        let res = clock_getres(ClockId::MonotonicCoarse);
+        let tick = u64::try_from(res.tv_nsec).unwrap_or(1).max(1);
+        let fold = Fold::new(Counting::default());
+        let start = LinuxClocks.sample().mono;
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..200_000 {
+                        let _ = fold.now_nanos();
+                    }
+                });
+            }
+        });
+        let ticks = (LinuxClocks.sample().mono - start) / tick + 2;
+        let samples = fold.clocks().0.load(Relaxed);
+        assert!(samples <= 2 * ticks, "{samples} samples in {ticks} ticks");
+    }
+
     #[test]
     fn std_clocks_read_instant_and_system_time() {
         let clocks = StdClocks;
