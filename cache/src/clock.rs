@@ -25,39 +25,41 @@ use os::OsClocks;
 /// shares it (and stays a plain integer to clone).
 static OS: Fold<OsClocks> = Fold::new(OsClocks {});
 
-/// The OS's monotonic clock at millisecond resolution, with the time the
+/// The OS's monotonic clock at tick resolution (1–4 ms), with the time the
 /// machine spent suspended counted in.
 ///
 /// # What stops while the machine sleeps
 ///
 /// Linux's `CLOCK_MONOTONIC` and its cheap `CLOCK_MONOTONIC_COARSE` stop
 /// during suspend (a closed laptop lid, a suspended host), and so does
-/// `std::time::Instant`, which reads `CLOCK_MONOTONIC`. A token that expired
+/// `std::time::Instant`, which reads `CLOCK_MONOTONIC`: a token that expired
 /// during two hours asleep would look fresh on waking. `CLOCK_BOOTTIME`
-/// counts suspend, but costs as much as a precise clock read: on the
-/// reference machine (an x86-64 VM, `tsc` clocksource;
-/// `cargo bench --manifest-path benches/Cargo.toml --bench clocks`),
+/// counts suspend, but it has no coarse form and costs as much as any
+/// precise read. Measured on the reference machine (x86-64 KVM guest, 2
+/// vCPUs, `tsc` clocksource, Linux 6.18, HZ=250) with
+/// `cargo bench --manifest-path benches/Cargo.toml --bench clocks`, three
+/// runs:
 ///
-/// | read | ns |
-/// |---|---|
-/// | `clock_gettime(CLOCK_MONOTONIC_COARSE)` | 5.7 |
-/// | `clock_gettime(CLOCK_REALTIME_COARSE)` | 5.0 |
-/// | `clock_gettime(CLOCK_BOOTTIME)` | 24.4 |
-/// | `clock_gettime(CLOCK_MONOTONIC)` | 25.5 |
-/// | `std::time::Instant::now()` | 26.0 |
+/// | one read | ns |
+/// |---|---:|
+/// | `clock_gettime(CLOCK_MONOTONIC_COARSE)` | 3.9–5.5 |
+/// | `clock_gettime(CLOCK_REALTIME_COARSE)` | 4.1–5.3 |
+/// | `clock_gettime(CLOCK_BOOTTIME)` | 24–30 |
+/// | `clock_gettime(CLOCK_MONOTONIC)` | 25–30 |
+/// | `std::time::Instant::now()` | 23.5–27.5 |
 ///
-/// against a budget of about 15 ns for a whole cached read. A paused VM or a
-/// restored snapshot is worse: in the guest even `CLOCK_BOOTTIME` stops, and
-/// only the wall clock, once NTP or a guest agent steps it, shows the time
-/// that passed.
+/// Reading `CLOCK_BOOTTIME` on every call would add about 20 ns to a cached
+/// read whose whole budget is 15 ns. A paused VM or a restored snapshot is
+/// worse still: in the guest even `CLOCK_BOOTTIME` stops, and only the wall
+/// clock, once NTP or a guest agent steps it, shows the time that passed.
 ///
 /// # What this clock does
 ///
 /// Every read is `CLOCK_MONOTONIC_COARSE` plus an offset, `slept`, loaded
-/// from an atomic. Once per tick (the first read that sees a new coarse
-/// value), one reader samples `CLOCK_BOOTTIME`, `CLOCK_REALTIME` and
-/// `CLOCK_MONOTONIC` (about 100 ns, a few hundred times a second at most)
-/// and folds into `slept`:
+/// from an atomic (one more load and a compare decide whether it is due for
+/// a check). Once per tick, the first read that sees a new coarse value
+/// samples `CLOCK_BOOTTIME`, `CLOCK_REALTIME` and `CLOCK_MONOTONIC` (about
+/// 100 ns, so some 25 µs of CPU a second at HZ=250) and folds into `slept`:
 ///
 /// - the time suspended: the largest `CLOCK_BOOTTIME - CLOCK_MONOTONIC` seen,
 ///   which only the kernel moves, and only forward;
@@ -69,20 +71,21 @@ static OS: Fold<OsClocks> = Fold::new(OsClocks {});
 /// A wall clock set back is never believed: it cannot move this clock back,
 /// slow it down, or hide a later suspend, so it never extends a token. The
 /// clock never goes backwards. The first read after a resume already counts
-/// the time slept: the coarse clock then always shows a value no read showed
-/// before the suspend, which triggers a new sample.
+/// the time slept: the coarse clock then shows a value no read showed before
+/// the suspend, which triggers a sample.
 ///
-/// Cost on the reference machine: 5.5–6 ns a read, about what the coarse
-/// clock alone costs (the bench above lists it as `MonotonicClock::now()`).
+/// Cost on the reference machine: 5.0–6.2 ns a read in the same runs, within
+/// about 1 ns of the bare coarse read (interleaved, the bare read and this
+/// clock differ by 0.5 ns at their fastest).
 ///
 /// # Other platforms
 ///
-/// Elsewhere it reads `std::time::Instant` (about 25 ns on Linux; it counts
-/// suspend on Windows, whose `QueryPerformanceCounter` does, but not on
-/// Apple platforms, where it stops while the machine sleeps) and checks it
-/// against `std::time::SystemTime` at most once per millisecond: a suspend
-/// is counted once the wall clock is right again after the resume, and a
-/// read in the first millisecond after the resume may still miss it.
+/// Elsewhere it reads `std::time::Instant`, which counts suspend on Windows
+/// (`QueryPerformanceCounter` does) but not on Apple platforms (it stops
+/// while the machine sleeps), and checks it against `std::time::SystemTime`
+/// at most once per millisecond. With no boot clock there, a suspend is
+/// counted once the wall clock is right again after the resume, and a read
+/// in the first millisecond after the resume may still miss it.
 ///
 /// Cheap to clone (an integer), `Send + Sync`, no background thread.
 #[derive(Clone, Debug)]

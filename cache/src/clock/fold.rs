@@ -26,14 +26,21 @@
 //!
 //! Both parts only grow, so `now()` = fast clock + `slept` never goes back.
 //!
-//! Why a new tick is enough: a reader on the fast path has seen the fast
-//! clock at or below a value some caller checked *after* reading it, so no
-//! suspend lies between that check and the read. On Linux the coarse
-//! monotonic clock read after a resume is always past any value read before
-//! the suspend (the kernel brings its time forward to the moment of suspend,
-//! milliseconds after the last task ran), so the first read after a resume
-//! takes a fresh sample. Sources whose fast clock is fine-grained re-check
-//! at most once per [`RawClocks::recheck`] of fast-clock time instead.
+//! Why a new tick is enough: a read takes the fast path only if its fast
+//! clock is below `due`, which a caller published after sampling, having read
+//! the fast clock at that value or above before sampling. Had a suspend come
+//! between that sample and the read, the read would have seen a larger
+//! value and sampled itself: on Linux the coarse clock read after a resume
+//! is always past any value read before the suspend (the kernel keeps
+//! ticking while it freezes tasks and suspends devices, then brings its time
+//! forward to the moment of suspend). So the first read after a resume takes
+//! a fresh sample. Sources whose fast clock is fine-grained re-check at most
+//! once per [`RawClocks::recheck`] of fast-clock time instead, and may miss a
+//! suspend for that long. Several callers may sample at the same tick; that
+//! is harmless, as each only raises maxima.
+//!
+//! Cost: two atomic loads and a compare on every read; once per tick a
+//! sample (four precise clock reads, about 100 ns) and a few atomic writes.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
