@@ -37,16 +37,16 @@ static OS: Fold<OsClocks> = Fold::new(OsClocks {});
 /// counts suspend, but it has no coarse form and costs as much as any
 /// precise read. Measured on the reference machine (x86-64 KVM guest, 2
 /// vCPUs, `tsc` clocksource, Linux 6.18, HZ=250) with
-/// `cargo bench --manifest-path benches/Cargo.toml --bench clocks`, three
-/// runs:
+/// `cargo bench --manifest-path benches/Cargo.toml --bench clocks`, six
+/// runs in two quiet spells:
 ///
 /// | one read | ns |
 /// |---|---:|
-/// | `clock_gettime(CLOCK_MONOTONIC_COARSE)` | 3.9–5.5 |
-/// | `clock_gettime(CLOCK_REALTIME_COARSE)` | 4.1–5.3 |
-/// | `clock_gettime(CLOCK_BOOTTIME)` | 24–30 |
-/// | `clock_gettime(CLOCK_MONOTONIC)` | 25–30 |
-/// | `std::time::Instant::now()` | 23.5–27.5 |
+/// | `clock_gettime(CLOCK_MONOTONIC_COARSE)` | 3.9–6.2 |
+/// | `clock_gettime(CLOCK_REALTIME_COARSE)` | 4.1–5.8 |
+/// | `clock_gettime(CLOCK_BOOTTIME)` | 24–29 |
+/// | `clock_gettime(CLOCK_MONOTONIC)` | 25–29.5 |
+/// | `std::time::Instant::now()` | 23.5–32 |
 ///
 /// Reading `CLOCK_BOOTTIME` on every call would add about 20 ns to a cached
 /// read whose whole budget is 15 ns. A paused VM or a restored snapshot is
@@ -74,9 +74,10 @@ static OS: Fold<OsClocks> = Fold::new(OsClocks {});
 /// the time slept: the coarse clock then shows a value no read showed before
 /// the suspend, which triggers a sample.
 ///
-/// Cost on the reference machine: 5.0–6.2 ns a read in the same runs, within
-/// about 1 ns of the bare coarse read (interleaved, the bare read and this
-/// clock differ by 0.5 ns at their fastest).
+/// Cost on the reference machine, in the same runs: 5.0–7.0 ns a read, about
+/// 1 ns above the bare coarse read (timed interleaved with it: +0.5 ns at
+/// the fastest, +0.9 ns at the median); on two threads at once 7.4–7.5 ns a
+/// read per thread, against 5.8–6.3 for the bare coarse read.
 ///
 /// # Other platforms
 ///
