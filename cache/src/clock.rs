@@ -3,7 +3,7 @@
 //!
 //! The cache reads the clock on every read of a token, so the OS clock must
 //! cost a few nanoseconds; and a token's expiry must hold while the machine
-//! sleeps (DESIGN rule 13), which the cheap clocks alone do not give. See
+//! sleeps (rule 13 of docs/design.md), which the cheap clocks alone do not give. See
 //! [`MonotonicClock`] for how both are had at once.
 
 use std::sync::Arc;

@@ -55,7 +55,8 @@ pub struct TokioRuntime {
 
 #[derive(Clone, Debug)]
 enum TokioClock {
-    /// `CLOCK_MONOTONIC_COARSE`: a few nanoseconds a read.
+    /// freshen's `MonotonicClock`: the coarse OS clock plus the time
+    /// suspended, a few nanoseconds a read.
     Os(MonotonicClock),
     /// tokio's own clock, which stops when paused (`tokio::time::pause`).
     Runtime(tokio::time::Instant),
