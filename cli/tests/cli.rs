@@ -29,6 +29,14 @@ fn freshen(args: &[&str], secret: Option<&str>) -> Output {
     cmd.output().unwrap()
 }
 
+/// `freshen token` against `server` as client `cli`, with `extra` flags.
+fn token_for(server: &FaultServer, extra: &[&str], secret: Option<&str>) -> Output {
+    let url = server.token_url();
+    let mut args = vec!["token", "--token-url", url.as_str(), "--client-id", "cli"];
+    args.extend_from_slice(extra);
+    freshen(&args, secret)
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -81,16 +89,9 @@ fn token_reads_the_secret_from_a_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("secret");
     std::fs::write(&file, format!("{SECRET}\n")).unwrap();
-    let out = freshen(
-        &[
-            "token",
-            "--token-url",
-            &server.token_url(),
-            "--client-id",
-            "cli",
-            "--client-secret-file",
-            file.to_str().unwrap(),
-        ],
+    let out = token_for(
+        &server,
+        &["--client-secret-file", file.to_str().unwrap()],
         None,
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
@@ -100,16 +101,7 @@ fn token_reads_the_secret_from_a_file() {
 #[test]
 fn wrong_secret_exits_4_without_echoing_it() {
     let server = endpoint();
-    let out = freshen(
-        &[
-            "token",
-            "--token-url",
-            &server.token_url(),
-            "--client-id",
-            "cli",
-        ],
-        Some("wrong-secret-value"),
-    );
+    let out = token_for(&server, &[], Some("wrong-secret-value"));
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr.contains("invalid_client"), "{stderr}");
@@ -120,16 +112,7 @@ fn wrong_secret_exits_4_without_echoing_it() {
 fn bare_401_without_body_exits_4() {
     for status in [401, 403] {
         let server = FaultServer::start(Fault::status(status));
-        let out = freshen(
-            &[
-                "token",
-                "--token-url",
-                &server.token_url(),
-                "--client-id",
-                "cli",
-            ],
-            Some(SECRET),
-        );
+        let out = token_for(&server, &[], Some(SECRET));
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(4), "{status}: {stderr}");
         assert!(stdout.is_empty());
@@ -146,16 +129,7 @@ fn transient_failure_reads_as_passing() {
         error: "temporarily_unavailable".into(),
         description: Some("maintenance".into()),
     });
-    let out = freshen(
-        &[
-            "token",
-            "--token-url",
-            &server.token_url(),
-            "--client-id",
-            "cli",
-        ],
-        Some(SECRET),
-    );
+    let out = token_for(&server, &[], Some(SECRET));
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(
@@ -179,16 +153,7 @@ fn unreachable_endpoint_exits_5() {
 #[test]
 fn bad_response_exits_6() {
     let server = FaultServer::start(Fault::Html);
-    let out = freshen(
-        &[
-            "token",
-            "--token-url",
-            &server.token_url(),
-            "--client-id",
-            "cli",
-        ],
-        Some(SECRET),
-    );
+    let out = token_for(&server, &[], Some(SECRET));
     assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
 }
 
@@ -464,16 +429,7 @@ fn client_id_with_colon_under_basic_is_a_config_error() {
 #[test]
 fn empty_client_secret_is_a_config_error() {
     let server = endpoint();
-    let out = freshen(
-        &[
-            "token",
-            "--token-url",
-            &server.token_url(),
-            "--client-id",
-            "cli",
-        ],
-        Some(""),
-    );
+    let out = token_for(&server, &[], Some(""));
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("client secret is empty"), "{stderr}");
