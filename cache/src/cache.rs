@@ -201,11 +201,14 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     }
 
     /// Restarts the prefetch timer if its task was lost with its runtime:
-    /// one relaxed load of a flag that is written only then.
+    /// one relaxed load of a flag that is written only then; the swap lets
+    /// one reader of many restart it.
     #[inline]
     fn revive_timer(&self) {
         let inner = &self.handle.inner;
-        if inner.timer_lost.load(Ordering::Relaxed) {
+        if inner.timer_lost.load(Ordering::Relaxed)
+            && inner.timer_lost.swap(false, Ordering::AcqRel)
+        {
             spawn_timer(inner);
         }
     }
@@ -248,7 +251,8 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
 
     /// Invalidates `token` after the server rejected it (a 401): the next
     /// call waits for a new one. Ignored — `false` — if that token was
-    /// already replaced, so a late 401 cannot evict a newer token.
+    /// already replaced, so a late 401 cannot evict a newer token, or if it
+    /// is another cache's.
     pub fn invalidate(&self, token: &Token) -> bool {
         self.handle.inner.shared.invalidate(token)
     }
@@ -386,7 +390,6 @@ impl<S, R: Runtime> Drop for Report<S, R> {
 
 /// Starts the prefetch timer task.
 fn spawn_timer<S: TokenSource, R: Runtime>(inner: &Arc<Inner<S, R>>) {
-    inner.timer_lost.store(false, Ordering::Relaxed);
     let guard = TimerGuard(Arc::clone(inner));
     inner.runtime.spawn(Box::pin(timer_loop(guard)));
 }

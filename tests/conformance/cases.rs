@@ -95,6 +95,14 @@ pub fn slow_refresh_of_a_stale_token_blocks_no_caller<D: Driver>() {
     // The first caller to see the token stale starts the refresh (inline:
     // runs it, so it goes on its own thread here).
     let first = d.spawn_call(&cache);
+    // Until the spawned call is inside the source: were this thread's call
+    // the first to see the token stale, it would run the refresh itself
+    // (inline) and block on the closed gate.
+    assert!(
+        eventually(&d, || src.calls() == 2),
+        "{}: the spawned call started the refresh",
+        D::NAME
+    );
     d.advance(Duration::from_secs(5));
     for _ in 0..100 {
         let t = d.token(&cache).expect("the held token");
@@ -119,7 +127,13 @@ pub fn dropped_waiters_do_not_cancel_the_attempt<D: Driver>() {
     src.close_gate();
     let cache = d.build(src.clone(), policy());
     d.abandon_waiters(&cache, 100);
-    assert_eq!(src.calls(), 1);
+    // The attempt's task may not have reached the source yet (smol's
+    // executor threads poll it when they get to it).
+    assert!(
+        eventually(&d, || src.calls() == 1),
+        "{}: the attempt started",
+        D::NAME
+    );
     src.open_gate();
     let landed = eventually(&d, || {
         d.cached(&cache).is_some_and(|t| t.secret() == "token-1")
@@ -150,6 +164,11 @@ pub fn hanging_source_times_out_and_the_cache_recovers<D: Driver>() {
     src.close_gate();
     let cache = d.build(src.clone(), policy());
     let first = d.spawn_call(&cache);
+    assert!(
+        eventually(&d, || src.calls() == 1),
+        "{}: the spawned call started the attempt",
+        D::NAME
+    );
     d.advance(Duration::from_secs(31)); // past the 30 s attempt timeout
     let err = d.token(&cache).expect_err("timed out");
     assert!(
