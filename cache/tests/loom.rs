@@ -153,6 +153,21 @@ fn run_on_thread(shared: &SyncArc<Shared>, attempt: Attempt, outcome: Outcome, n
     thread::spawn(move || shared.complete(&attempt, outcome, now, now));
 }
 
+/// An empty cache's first caller opens an attempt; a second one waits on
+/// it. Returns the attempt, and the id and slot the waiter holds.
+fn attempt_and_a_waiter(shared: &Shared) -> (Attempt, freshen_core::AttemptId, SyncArc<Slot>) {
+    let Step::Run { attempt, .. } = shared.decide(t(10)) else {
+        panic!("an empty cache opens an attempt")
+    };
+    let Step::Wait {
+        attempt: id, slot, ..
+    } = shared.decide(t(10))
+    else {
+        panic!("a second caller waits")
+    };
+    (attempt, id, slot)
+}
+
 fn got(resolution: &freshen_core::Resolution) -> Got {
     match resolution {
         Ok(t) => Ok(t.secret().to_owned()),
@@ -361,15 +376,7 @@ fn deadline_races_completion() {
         &["the timeout won", "the completion won"],
         || {
             let shared = new_shared();
-            let Step::Run { attempt, .. } = shared.decide(t(10)) else {
-                panic!("an empty cache opens an attempt")
-            };
-            let Step::Wait {
-                attempt: id, slot, ..
-            } = shared.decide(t(10))
-            else {
-                panic!("a second caller waits")
-            };
+            let (attempt, id, slot) = attempt_and_a_waiter(&shared);
             let timer = {
                 let (shared, slot) = (SyncArc::clone(&shared), SyncArc::clone(&slot));
                 // What every driver's waiter does at its deadline.
@@ -430,15 +437,7 @@ fn lost_attempt_races_the_deadline() {
         &["lost won", "the deadline won"],
         || {
             let shared = new_shared();
-            let Step::Run { attempt, .. } = shared.decide(t(10)) else {
-                panic!("an empty cache opens an attempt")
-            };
-            let Step::Wait {
-                attempt: id, slot, ..
-            } = shared.decide(t(10))
-            else {
-                panic!("a second caller waits")
-            };
+            let (attempt, id, slot) = attempt_and_a_waiter(&shared);
             run_on_thread(&shared, attempt, Outcome::Lost, t(10));
             shared.time_out(id, t(40));
             let waited = got(&loom::future::block_on(slot.wait()));
