@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::fault::Fault;
-use crate::request::RecordedRequest;
+use crate::request::{RecordedRequest, percent_decode};
 use crate::server::{FaultServer, Script};
 
 /// The window before expiry in which the fakes renew their cached token
@@ -52,6 +52,8 @@ struct State {
     /// At most this many requests per second of real time, then 429.
     max_per_second: Option<usize>,
     numbers: Numbers,
+    /// GCE: the service accounts attached (`default` always).
+    accounts: Vec<String>,
     /// Real instants of the recent requests, for throttling.
     recent: Vec<Instant>,
 }
@@ -111,6 +113,7 @@ impl MetadataFake {
             failures: Vec::new(),
             max_per_second: None,
             numbers: Numbers::Strings,
+            accounts: vec!["default".to_owned()],
             recent: Vec::new(),
         }));
         let answer_state = Arc::clone(&state);
@@ -169,6 +172,12 @@ impl MetadataFake {
     /// Answers 429 past `n` requests in one second, as IMDS throttles.
     pub fn throttle(&self, n: usize) {
         lock(&self.state).max_per_second = Some(n);
+    }
+
+    /// GCE: attaches another service account (by email); any other is
+    /// answered 404, as the real server does.
+    pub fn attach_service_account(&self, email: impl Into<String>) {
+        lock(&self.state).accounts.push(email.into());
     }
 
     /// Writes lifetimes as JSON strings (IMDS's default) or numbers.
@@ -236,7 +245,7 @@ fn answer_gce(state: &mut State, request: &RecordedRequest) -> Fault {
     let is_token = path
         .strip_prefix(GCE_TOKEN_PREFIX)
         .and_then(|rest| rest.strip_suffix("/token"))
-        .is_some_and(|account| !account.is_empty() && !account.contains('/'));
+        .is_some_and(|account| state.accounts.contains(&percent_decode(account)));
     if request.method != "GET" || !is_token {
         return raw(404, &flavor, "Not Found".into());
     }
