@@ -151,6 +151,7 @@ impl fmt::Debug for Gce {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
