@@ -27,8 +27,8 @@
 //!   renewed, rather than reporting [`freshen_core::Event::NoProgress`] and
 //!   backing off; an ordinary source hiding a cache is still caught.
 //! - **Not ready at start.** At pod or VM start the server may refuse
-//!   connections, or IMDS answer 404 while the identity is assigned. Those
-//!   are transient: the cache backs off and retries, and never keeps a
+//!   connections, answer 200 with an empty token, or IMDS answer 404 while
+//!   the identity is assigned. Those are transient: the cache backs off and retries, and never keeps a
 //!   failure. Wait for the first token with the caches' `ready(deadline)`.
 //! - **Throttling.** IMDS answers 429 past about 5 requests a second, and
 //!   both servers 5xx under load. Those are transient too, with
@@ -53,7 +53,7 @@ mod query;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use freshen_core::{BlockingTokenSource, Error, Fetched, TokenSource};
+use freshen_core::{BlockingTokenSource, Error, ErrorKind, Fetched, Retry, TokenSource};
 use freshen_oauth::http::{HttpRequest, HttpResponse};
 use freshen_oauth::response::{ParseOptions, parse_token_response};
 use freshen_oauth::transport::{AsyncTransport, Transport};
@@ -147,12 +147,27 @@ impl<T> MetadataSource<T> {
             Ok(parsed) => Ok(parsed
                 .into_fetched()
                 .renewed_by_source(self.renewal_window())),
-            Err(e) => Err(match &self.server {
-                Server::Azure(_) => AzureImds::classify(response.status, e.into_error()),
-                Server::Gce(_) => e.into_error(),
-            }),
+            Err(e) => {
+                let error = match &self.server {
+                    Server::Azure(_) => AzureImds::classify(response.status, e.into_error()),
+                    Server::Gce(_) => e.into_error(),
+                };
+                Err(not_ready_yet(error))
+            }
         }
     }
+}
+
+/// A success whose body is no usable token (an empty `access_token`, a
+/// truncated body) is, from a metadata server on the host, a server not
+/// ready yet rather than a configuration to fix: transient, so the cache
+/// retries it with backoff and `ready` keeps waiting (openxla/xla #42361
+/// cached such an empty token for good).
+fn not_ready_yet(error: Error) -> Error {
+    if matches!(error.kind(), ErrorKind::InvalidResponse(_)) && error.is_permanent() {
+        return Error::new(error.kind().clone(), Retry::Transient);
+    }
+    error
 }
 
 fn now_epoch_secs() -> Option<u64> {

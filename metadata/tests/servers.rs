@@ -313,3 +313,28 @@ fn the_fakes_refuse_requests_without_the_required_header() {
     assert!(body.contains("metadata header"), "{body}");
     assert_eq!(gce.minted() + imds.minted(), 0);
 }
+
+#[test]
+fn an_empty_token_from_a_server_not_ready_is_retried_never_kept() {
+    for flavor in [Flavor::Gce, Flavor::Azure] {
+        let fake = MetadataFake::start_on(flavor, 0).unwrap();
+        fake.empty_next(2);
+        let source = match flavor {
+            Flavor::Gce => gce_source(&fake),
+            Flavor::Azure => imds_source(&fake),
+        };
+        let e = source.fetch().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidResponse(_)), "{e}");
+        assert_eq!(e.retry(), Retry::Transient, "{flavor:?}: {e}");
+        // Through a cache: ready() waits it out and holds the real token.
+        let policy = Policy::builder()
+            .backoff_initial(Duration::from_millis(10))
+            .backoff_cap(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let cache = BlockingCache::builder(source).policy(policy).build();
+        cache.ready(Duration::from_secs(30)).unwrap();
+        assert_eq!(cache.cached().unwrap().secret(), "fake-metadata-token-1");
+        assert_eq!(fake.server().request_count(), 3);
+    }
+}

@@ -49,6 +49,8 @@ struct State {
     /// The cached token and when it expires, on the fake's clock.
     current: Option<(String, Duration)>,
     failures: Vec<u16>,
+    /// Next answers that are a 200 with an empty token (a server not ready).
+    empty: u32,
     /// At most this many requests per second of real time, then 429.
     max_per_second: Option<usize>,
     numbers: Numbers,
@@ -111,6 +113,7 @@ impl MetadataFake {
             minted: 0,
             current: None,
             failures: Vec::new(),
+            empty: 0,
             max_per_second: None,
             numbers: Numbers::Strings,
             accounts: vec!["default".to_owned()],
@@ -169,6 +172,12 @@ impl MetadataFake {
         lock(&self.state).failures.extend(statuses);
     }
 
+    /// Answers the next `n` requests with a 200 whose `access_token` is
+    /// empty: a server not ready yet (openxla/xla #42361 cached one).
+    pub fn empty_next(&self, n: u32) {
+        lock(&self.state).empty += n;
+    }
+
     /// Answers 429 past `n` requests in one second, as IMDS throttles.
     pub fn throttle(&self, n: usize) {
         lock(&self.state).max_per_second = Some(n);
@@ -201,6 +210,16 @@ fn token(state: &mut State) -> (String, Duration) {
     }
     let (token, expires) = state.current.clone().unwrap_or_default();
     (token, expires.saturating_sub(now))
+}
+
+/// The token to answer with: the cached one, or an empty one while told
+/// to play a server that is not ready.
+fn answer_token(state: &mut State) -> (String, Duration) {
+    if state.empty > 0 {
+        state.empty -= 1;
+        return (String::new(), state.lifetime);
+    }
+    token(state)
 }
 
 /// A throttling or scripted failure, if one applies now.
@@ -252,7 +271,7 @@ fn answer_gce(state: &mut State, request: &RecordedRequest) -> Fault {
     if let Some(status) = refusal(state) {
         return raw(status, &flavor, format!("status {status}"));
     }
-    let (token, left) = token(state);
+    let (token, left) = answer_token(state);
     let body = format!(
         r#"{{"access_token":"{token}","expires_in":{},"token_type":"Bearer"}}"#,
         left.as_secs()
@@ -301,7 +320,7 @@ fn answer_azure(state: &mut State, request: &RecordedRequest) -> Fault {
     if let Some(status) = refusal(state) {
         return raw(status, &json, format!(r#"{{"error":"status {status}"}}"#));
     }
-    let (token, left) = token(state);
+    let (token, left) = answer_token(state);
     let epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
