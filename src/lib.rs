@@ -26,6 +26,8 @@
 //!   `surf` (smol family; opt-in only: surf is unmaintained upstream).
 //! - `tracing`: [`cache::tracing_events`], an event sink that logs through
 //!   `tracing`.
+//! - `metadata`: [`MetadataSource`] for GCE's metadata server ([`Gce`]) and
+//!   Azure IMDS ([`AzureImds`]), over any transport.
 //! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
 //!   and holds the machine and the wire only.
 //!
@@ -99,7 +101,8 @@
         feature = "ureq",
         feature = "reqwest",
         feature = "surf",
-        feature = "tracing"
+        feature = "tracing",
+        feature = "metadata"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -112,7 +115,8 @@
     feature = "smol",
     feature = "blocking",
     feature = "ureq",
-    feature = "reqwest"
+    feature = "reqwest",
+    feature = "metadata"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -136,6 +140,10 @@ pub use freshen_core::{BlockingTokenSource, DynTokenSource, Fetched, TokenSource
 #[cfg(feature = "std")]
 pub use freshen_oauth::OAuthSource;
 pub use freshen_oauth::{ClientAuth, TokenRequest};
+
+// The cloud metadata servers' sources.
+#[cfg(feature = "metadata")]
+pub use freshen_metadata::{AzureImds, Gce, MetadataSource};
 
 // Transports.
 pub use freshen_oauth::transport::TransportConfig;
@@ -171,6 +179,11 @@ pub use freshen_core as machine;
 /// freshen-oauth: the OAuth2 wire as data (grants, client authentication,
 /// response parsing, the rules every transport follows).
 pub use freshen_oauth as oauth;
+
+/// freshen-metadata: the cloud metadata servers' sources, whole (their
+/// documented constants, the provider modules).
+#[cfg(feature = "metadata")]
+pub use freshen_metadata as metadata;
 
 /// freshen-cache: the cache over any [`Runtime`](cache::Runtime), test
 /// clocks ([`ManualClock`](cache::ManualClock)), event sinks, and the

@@ -5,6 +5,7 @@ use core::future::Future;
 use core::panic::AssertUnwindSafe;
 use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
+use core::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -233,6 +234,54 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
                     None => inner.wait(id, &slot, deadline).await,
                 }
             }
+        }
+    }
+
+    /// Waits until the cache holds a token, for at most `timeout` on the
+    /// runtime's clock: for startup, when the source may not answer yet (a
+    /// metadata server refusing connections for its first seconds, an
+    /// identity still being assigned).
+    ///
+    /// Each try is an ordinary [`token`](Self::token) call, so failures
+    /// back off as the policy says (this waits out each backoff rather than
+    /// hammering the source) and none is kept once a token arrives. Returns
+    /// `Ok` as soon as a token is held; a permanent error at once, since
+    /// waiting does not fix a configuration; and at the deadline the last
+    /// error. An attempt in flight at the deadline is waited for (up to the
+    /// policy's attempt timeout).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use freshen_core::{Error, Fetched, TokenSource};
+    /// # struct MySource;
+    /// # impl TokenSource for MySource {
+    /// #     async fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t").with_lifetime(Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// # async fn startup<R: freshen_cache::Runtime>(runtime: R) -> Result<(), Error> {
+    /// let cache = freshen_cache::Cache::new(MySource, runtime);
+    /// cache.ready(Duration::from_secs(30)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let inner = &self.handle.inner;
+        let deadline = inner.runtime.now().saturating_add(timeout);
+        loop {
+            let error = match self.token().await {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let now = inner.runtime.now();
+            if error.is_permanent() || now >= deadline {
+                return Err(error);
+            }
+            let retry_at = inner.shared.retry_at(now).min(deadline);
+            inner
+                .runtime
+                .sleep(retry_at.saturating_duration_since(now))
+                .await;
         }
     }
 

@@ -290,6 +290,16 @@ impl Shared {
         self.lock().machine.next_wakeup()
     }
 
+    /// When the next attempt may start after a failure: the end of the
+    /// current backoff, or `now` if none holds. A driver's `ready` waits
+    /// until then (or its deadline) before it asks again.
+    pub fn retry_at(&self, now: Instant) -> Instant {
+        self.lock()
+            .machine
+            .backoff_until()
+            .map_or(now, |b| b.max(now))
+    }
+
     /// Invalidates `token` (after a 401). Ignored if it was already
     /// replaced or invalidated.
     pub fn invalidate(&self, token: &Token) -> bool {

@@ -29,6 +29,19 @@ pub fn tracing_events(event: &Event) {
             left_on_old_s = left_on_old.map(|d| d.as_secs_f64()),
             "{event}"
         ),
+        Event::Reconfirmed {
+            attempt,
+            generation,
+            lifetime,
+            refresh_in,
+        } => tracing::info!(
+            target: "freshen",
+            attempt = attempt.number(),
+            generation = generation.number(),
+            lifetime_s = lifetime.as_secs_f64(),
+            refresh_in_s = refresh_in.as_secs_f64(),
+            "{event}"
+        ),
         Event::RefreshFailed {
             attempt,
             error,

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use freshen_core::{Error, ErrorKind, Secret};
+use freshen_core::{BlockingTokenSource, Error, ErrorKind, Secret};
 use freshen_oauth::transport::TransportConfig;
 use freshen_oauth::{ClientAuth, ConfigError, OAuthSource, TokenRequest};
 use freshen_ureq::UreqTransport;
 use zeroize::Zeroizing;
+
+use crate::metadata::MetadataServer;
 
 /// How the client authenticates (RFC 6749 §2.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -25,11 +27,22 @@ pub(crate) enum AuthMethod {
 #[derive(Args, Debug)]
 pub(crate) struct ClientArgs {
     /// The token endpoint URL.
-    #[arg(long, env = "FRESHEN_TOKEN_URL")]
-    pub token_url: String,
-    /// The client id.
-    #[arg(long, env = "FRESHEN_CLIENT_ID")]
-    pub client_id: String,
+    #[arg(long, env = "FRESHEN_TOKEN_URL", required_unless_present = "metadata")]
+    pub token_url: Option<String>,
+    /// The client id (with --metadata azure: a user-assigned identity's).
+    #[arg(long, env = "FRESHEN_CLIENT_ID", required_unless_present = "metadata")]
+    pub client_id: Option<String>,
+    /// Ask a cloud metadata server instead of a token endpoint: no client
+    /// secret, the VM's or workload's own identity.
+    #[arg(long, value_enum, conflicts_with_all = ["token_url", "client_secret_file"])]
+    pub metadata: Option<MetadataServer>,
+    /// With --metadata gce: a service account other than `default`.
+    #[arg(long, requires = "metadata")]
+    pub service_account: Option<String>,
+    /// With --metadata: another server, an emulator or a test's fake
+    /// (gce: host[:port]; azure: http://host:port).
+    #[arg(long, requires = "metadata")]
+    pub metadata_endpoint: Option<String>,
     /// A file holding the client secret (trailing newline ignored). Without
     /// it, the secret is read from FRESHEN_CLIENT_SECRET.
     #[arg(long, env = "FRESHEN_CLIENT_SECRET_FILE")]
@@ -74,7 +87,7 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))
 }
 
-fn config_error(why: impl Into<String>) -> Error {
+pub(crate) fn config_error(why: impl Into<String>) -> Error {
     Error::permanent(ErrorKind::Config(ConfigError::other(why)))
 }
 
@@ -106,17 +119,26 @@ impl ClientArgs {
         Ok(Secret::new(std::mem::take(&mut *secret)))
     }
 
-    /// The token source these arguments describe: client credentials over
-    /// ureq, checked before any request is sent (the library's checks: the
+    /// The token source these arguments describe: a metadata server with
+    /// `--metadata`, otherwise client credentials over ureq, checked before any request is sent (the library's checks: the
     /// token URL, the client id and secret, scopes and parameters; then the
     /// transport's: plain http only to loopback).
-    pub(crate) fn source(&self) -> Result<OAuthSource<UreqTransport>, Error> {
+    pub(crate) fn source(&self) -> Result<Box<dyn BlockingTokenSource>, Error> {
+        let transport = TransportConfig::new()
+            .with_timeout(Duration::from_secs(self.timeout))
+            .with_allow_insecure_http(self.allow_insecure_http);
+        if let Some(server) = self.metadata {
+            return crate::metadata::source(server, self, transport);
+        }
+        let (Some(token_url), Some(client_id)) = (&self.token_url, &self.client_id) else {
+            return Err(config_error("--token-url and --client-id are required"));
+        };
         let secret = self.secret()?;
         let client = match self.auth {
-            AuthMethod::Basic => ClientAuth::basic(self.client_id.clone(), secret),
-            AuthMethod::Post => ClientAuth::post(self.client_id.clone(), secret),
+            AuthMethod::Basic => ClientAuth::basic(client_id.clone(), secret),
+            AuthMethod::Post => ClientAuth::post(client_id.clone(), secret),
         };
-        let mut request = TokenRequest::client_credentials(self.token_url.clone(), client)
+        let mut request = TokenRequest::client_credentials(token_url.clone(), client)
             .scopes(self.scopes.iter().filter(|s| !s.is_empty()).cloned());
         for a in &self.audiences {
             request = request.audience(a.clone());
@@ -128,13 +150,10 @@ impl ClientArgs {
             request = request.param(n.clone(), v.clone());
         }
         request.validate()?;
-        let transport = TransportConfig::new()
-            .with_timeout(Duration::from_secs(self.timeout))
-            .with_allow_insecure_http(self.allow_insecure_http);
-        freshen_oauth::transport::check_url(&self.token_url, &transport)?;
-        Ok(OAuthSource::new(
+        freshen_oauth::transport::check_url(token_url, &transport)?;
+        Ok(Box::new(OAuthSource::new(
             request,
             UreqTransport::with_config(transport),
-        ))
+        )))
     }
 }

@@ -1,7 +1,8 @@
 //! `freshen`: the operator CLI.
 //!
 //! ```text
-//! freshen token     print an access token (client credentials)
+//! freshen token     print an access token (client credentials, or
+//!                   --metadata gce|azure: a cloud metadata server)
 //! freshen watch     keep a cache and print its lifecycle as it happens
 //! freshen simulate  run the fleet simulator
 //! ```
@@ -20,6 +21,7 @@
 
 mod config;
 mod exit;
+mod metadata;
 mod simulate;
 mod watch;
 

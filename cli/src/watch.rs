@@ -105,6 +105,15 @@ fn event_fields(e: &Event) -> Value {
             "event": "refresh_failed", "attempt": attempt.number(), "error": error.to_string(),
             "permanent": error.is_permanent(), "failures": failures, "retry_in_s": s(retry_in),
         }),
+        Event::Reconfirmed {
+            attempt,
+            generation,
+            lifetime,
+            refresh_in,
+        } => json!({
+            "event": "reconfirmed", "attempt": attempt.number(), "generation": generation.number(),
+            "lifetime_s": s(lifetime), "refresh_in_s": s(refresh_in),
+        }),
         Event::NoProgress {
             attempt,
             generation,

@@ -539,3 +539,60 @@ fn watch_help_documents_its_exit_codes() {
     let out = freshen(&["token", "--help"], None);
     assert!(text(&out).0.contains("expires_in 0"), "{}", text(&out).0);
 }
+
+#[test]
+fn token_from_a_metadata_server() {
+    use freshen_testkit::metadata::MetadataFake;
+    let gce = MetadataFake::gce();
+    let host = gce.host();
+    let out = freshen(
+        &[
+            "token",
+            "--metadata",
+            "gce",
+            "--metadata-endpoint",
+            &host,
+            "--scope",
+            "openid",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "fake-metadata-token-1\n");
+    let request = gce.server().last_request().unwrap();
+    assert_eq!(request.query_value("scopes").as_deref(), Some("openid"));
+
+    let imds = MetadataFake::azure();
+    let url = imds.base_url();
+    let resource = "https://vault.azure.net";
+    let azure = |extra: &[&str]| {
+        let mut args = vec!["token", "--metadata", "azure", "--metadata-endpoint", &url];
+        args.extend_from_slice(extra);
+        freshen(&args, None)
+    };
+    let out = azure(&["--resource", resource, "--client-id", "uai-1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert_eq!(text(&out).0, "fake-metadata-token-1\n");
+    let request = imds.server().last_request().unwrap();
+    assert_eq!(request.query_value("resource").as_deref(), Some(resource));
+    assert_eq!(request.query_value("client_id").as_deref(), Some("uai-1"));
+    // IMDS needs a resource: a configuration error (3), before any request.
+    let before = imds.server().request_count();
+    let out = azure(&[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out).1);
+    assert!(text(&out).1.contains("--resource"));
+    assert_eq!(imds.server().request_count(), before);
+    // A token URL and a metadata server at once is a flag error (2).
+    let out = freshen(
+        &[
+            "token",
+            "--metadata",
+            "gce",
+            "--token-url",
+            "http://127.0.0.1:1/t",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

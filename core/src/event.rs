@@ -71,6 +71,20 @@ pub enum Event {
         /// if none was held). Seconds here mean a cache upstream.
         left_on_old: Option<Duration>,
     },
+    /// A source that renews its own tokens (a metadata server, see
+    /// [`crate::Fetched::renewed_by_source`]) handed back the held token
+    /// before its renewal window: kept under a new generation, with the
+    /// next refresh after the source's renewal point. Not a failure.
+    Reconfirmed {
+        /// The attempt.
+        attempt: AttemptId,
+        /// The generation the token is held under from now on.
+        generation: Generation,
+        /// The lifetime the source stated for it now.
+        lifetime: Duration,
+        /// When the next refresh is due, from the attempt's request.
+        refresh_in: Duration,
+    },
     /// An attempt failed; the next one waits `retry_in`.
     RefreshFailed {
         /// The attempt.
@@ -152,6 +166,20 @@ impl core::fmt::Display for Event {
                     None => Ok(()),
                 }
             }
+            Event::Reconfirmed {
+                attempt,
+                generation,
+                lifetime,
+                refresh_in,
+            } => write!(
+                f,
+                "refresh #{} got the source's own cached token again as token #{} \
+                 ({:.0}s left; the source renews it later): next refresh in {:.0}s",
+                attempt.number(),
+                generation.number(),
+                secs(lifetime),
+                secs(refresh_in)
+            ),
             Event::RefreshFailed {
                 attempt,
                 error,

@@ -87,9 +87,23 @@ pub struct Timers {
 #[derive(Debug)]
 struct Held {
     token: Arc<Token>,
+    /// The first generation this access token was accepted under: a source
+    /// that renews its own tokens hands the same one back under new
+    /// generations (new timelines), and a 401 on any of them evicts it.
+    secret_since: Generation,
     invalidated: bool,
     stale_reported: bool,
     expired_reported: bool,
+}
+
+impl Held {
+    /// Whether `generation` names the held access token: its own, or one
+    /// it was handed back under earlier by a source that renews its own.
+    fn names(&self, generation: Generation) -> bool {
+        let current = self.token.generation();
+        generation.same_cache(current)
+            && (self.secret_since.number()..=current.number()).contains(&generation.number())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -231,6 +245,14 @@ impl Machine {
         if let Some(held) = &self.held {
             let same = fetched.access_token.expose() == held.token.secret();
             let no_later = schedule.expires_at <= held.token.expires_at();
+            if same && !held.invalidated {
+                if let Some(window) = fetched.source_renews_within.filter(|w| lifetime > *w) {
+                    // The source's own cached token, asked for before the
+                    // source renews it: its honest answer, not no progress.
+                    let schedule = self.policy.reschedule_for_source(schedule, window, random);
+                    return Some(Ok(self.reconfirm(attempt, fetched, schedule, lifetime)));
+                }
+            }
             if same || (no_later && !held.invalidated) {
                 let generation = held.token.generation();
                 let error = Error::transient(ErrorKind::NoProgress);
@@ -258,6 +280,7 @@ impl Machine {
         ));
         self.held = Some(Held {
             token: Arc::clone(&token),
+            secret_since: generation,
             invalidated: false,
             stale_reported: false,
             expired_reported: false,
@@ -272,6 +295,46 @@ impl Machine {
             left_on_old,
         });
         Some(Ok(token))
+    }
+
+    /// Takes the held token back from a source that renews its own tokens,
+    /// under a new generation (so every read path picks up its new
+    /// timeline) that a 401 still evicts like the first.
+    fn reconfirm(
+        &mut self,
+        attempt: AttemptId,
+        fetched: Fetched,
+        schedule: crate::policy::Schedule,
+        lifetime: Duration,
+    ) -> Arc<Token> {
+        let generation = Generation::new(self.id, self.next_generation);
+        self.next_generation = self.next_generation.saturating_add(1);
+        let secret_since = self.held.as_ref().map_or(generation, |h| h.secret_since);
+        let token = Arc::new(Token::new(
+            fetched.access_token,
+            fetched.token_type,
+            generation,
+            schedule,
+        ));
+        self.held = Some(Held {
+            token: Arc::clone(&token),
+            secret_since,
+            invalidated: false,
+            stale_reported: false,
+            expired_reported: false,
+        });
+        self.failures = 0;
+        self.backoff = None;
+        self.last_lead = Some(schedule.lead);
+        self.push(Event::Reconfirmed {
+            attempt,
+            generation,
+            lifetime,
+            refresh_in: schedule
+                .refresh_at
+                .saturating_duration_since(schedule.sent_at),
+        });
+        token
     }
 
     /// The attempt `attempt` failed with `error`. `random` draws the
@@ -312,7 +375,7 @@ impl Machine {
         };
         // A generation names its machine too: a token of another cache
         // never matches.
-        if held.invalidated || held.token.generation() != generation {
+        if held.invalidated || !held.names(generation) {
             return false;
         }
         held.invalidated = true;

@@ -177,6 +177,33 @@ impl Policy {
         }
     }
 
+    /// The timeline of a token handed back unchanged by a source that
+    /// renews its own tokens `window` before they expire (see
+    /// [`crate::Fetched::renewed_by_source`]): `schedule`, computed as usual
+    /// for the token's remaining lifetime, with the refresh moved to when
+    /// the source will have a new token, `expires_at - window`, plus jitter
+    /// over part of what is left of the stale window so a fleet does not
+    /// ask in the same second. `schedule` is kept when its refresh already
+    /// comes after that point, or when the source renews too late for it
+    /// (its window is not longer than the margin).
+    pub fn reschedule_for_source(
+        &self,
+        schedule: Schedule,
+        window: Duration,
+        random: u64,
+    ) -> Schedule {
+        let renews_at = schedule.expires_at.saturating_sub(window);
+        if renews_at <= schedule.refresh_at || renews_at >= schedule.usable_until {
+            return schedule;
+        }
+        let room = schedule.usable_until.saturating_duration_since(renews_at);
+        let jitter = scale_by_random(scale_by_ppm(room, self.jitter_ppm), random);
+        Schedule {
+            refresh_at: renews_at.saturating_add(jitter),
+            ..schedule
+        }
+    }
+
     /// The backoff cap when the current token's lead is `lead`:
     /// `min(backoff_cap, lead / 10)`, or the configured cap when no token was
     /// ever held.

@@ -19,6 +19,12 @@ use crate::token::Fetched;
 /// token back, or one expiring no later, is reported as
 /// [`crate::Event::NoProgress`] and backed off), but cannot fix it.
 ///
+/// The one exception is a source that *is* a cache by nature and says so:
+/// a metadata server (GCE's, Azure IMDS) serves its own token until a few
+/// minutes before it expires. Such a source marks what it returns with
+/// [`Fetched::renewed_by_source`]; the machine then accepts the same token
+/// before that window and asks again once the window opens.
+///
 /// A source need not time itself out (the cache applies the policy's attempt
 /// timeout), and should not retry (the cache backs off between attempts).
 ///

@@ -167,6 +167,10 @@ pub struct Fetched {
     pub lifetime: Option<Duration>,
     /// A server hint to refresh earlier (`refresh_in`).
     pub refresh_in: Option<Duration>,
+    /// Set by a source that keeps its own cache, as a metadata server does:
+    /// it hands back the same token until this long before that token's
+    /// expiry, and a new one from then on. See [`Fetched::renewed_by_source`].
+    pub source_renews_within: Option<Duration>,
 }
 
 impl Fetched {
@@ -177,6 +181,7 @@ impl Fetched {
             token_type: None,
             lifetime: None,
             refresh_in: None,
+            source_renews_within: None,
         }
     }
 
@@ -198,6 +203,33 @@ impl Fetched {
     #[must_use]
     pub fn with_refresh_in(mut self, refresh_in: Duration) -> Self {
         self.refresh_in = Some(refresh_in);
+        self
+    }
+
+    /// Declares that the source manages this token's lifetime itself: it
+    /// serves its own cached token until `window` before the token expires
+    /// and a new one from then on (GCE's metadata server documents a window
+    /// of 5 minutes; Azure IMDS behaves the same).
+    ///
+    /// The machine then takes the same token back, before that window, as
+    /// the source's honest answer rather than a cache swallowing a refresh:
+    /// it keeps serving it and asks again once the source's window has
+    /// opened, instead of reporting [`crate::Event::NoProgress`] and backing
+    /// off. An ordinary source never sets this, so a cache hidden behind it
+    /// is still caught.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use freshen_core::Fetched;
+    ///
+    /// let fetched = Fetched::new("ya29.from-the-metadata-server")
+    ///     .with_lifetime(Duration::from_secs(1800))
+    ///     .renewed_by_source(Duration::from_secs(300));
+    /// assert_eq!(fetched.source_renews_within, Some(Duration::from_secs(300)));
+    /// ```
+    #[must_use]
+    pub fn renewed_by_source(mut self, window: Duration) -> Self {
+        self.source_renews_within = Some(window);
         self
     }
 }

@@ -8,7 +8,8 @@
 //! (with the wall-clock time, if the caller has one) to a [`ParsedToken`] or
 //! a [`ResponseError`]: RFC 6749 §5.2 errors, providers' own envelopes, and
 //! the real-world quirks of each (`tests/vectors/`). The rules every
-//! transport follows — timeouts, the body cap, plain `http` only to loopback,
+//! transport follows — timeouts, the body cap, plain `http` only to loopback
+//! (and the cloud metadata servers),
 //! redirects within one origin — are pure functions in [`transport`], which
 //! the transport crates (freshen-ureq, freshen-reqwest, freshen-surf) call
 //! and add only the I/O to.

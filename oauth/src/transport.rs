@@ -10,6 +10,7 @@
 //!
 //! Those rules live here, once, as pure functions every adapter calls:
 //! [`TransportConfig`] (timeouts, body cap, `User-Agent`, insecure `http`),
+//! [`check_request`] (the metadata servers' one exception to plain `http`),
 //! [`check_url`] (before any connection), [`redirect_target`] /
 //! [`redirect_allowed`] / [`next_redirect`] (same scheme, host and port
 //! only, at most [`MAX_REDIRECTS`] hops).
@@ -436,6 +437,68 @@ pub fn check_url(url: &str, config: &TransportConfig) -> Result<(), Error> {
     }
 }
 
+/// The hosts of the cloud metadata servers, as their providers document
+/// them: Azure IMDS and GCE's metadata server answer on the link-local
+/// `169.254.169.254` (never routed off the host), and GCE's also under the
+/// name `metadata.google.internal`, which resolves to it inside Google Cloud.
+///
+/// - GCE: <https://cloud.google.com/compute/docs/metadata/querying-metadata>
+/// - Azure: <https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service>
+pub const METADATA_HOSTS: [&str; 2] = ["169.254.169.254", "metadata.google.internal"];
+
+/// Checks that a transport may send `request`: [`check_url`], with one
+/// narrow exception for the cloud metadata servers, which speak plain `http`
+/// only. Plain `http` to one of [`METADATA_HOSTS`] on port 80 is allowed
+/// for a `GET` with no body that carries the header its provider requires
+/// (`Metadata-Flavor: Google` or `Metadata: true`): such a request holds no
+/// credential to leak, and the address never leaves the machine. A token
+/// request (a `POST` with a secret) to the same host is still refused.
+///
+/// Transports call this before every hop instead of [`check_url`].
+///
+/// ```
+/// use freshen_oauth::http::{HttpRequest, Method};
+/// use freshen_oauth::transport::{check_request, TransportConfig};
+///
+/// let config = TransportConfig::default();
+/// let url = "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01";
+/// let imds = HttpRequest::new(Method::Get, url).with_header("Metadata", "true");
+/// assert!(check_request(&imds, &config).is_ok());
+/// // The same URL without the metadata header, or as a POST, is plain http.
+/// assert!(check_request(&HttpRequest::new(Method::Get, url), &config).is_err());
+/// let post = HttpRequest::new(Method::Post, url).with_header("Metadata", "true");
+/// assert!(check_request(&post, &config).is_err());
+/// ```
+pub fn check_request(request: &HttpRequest, config: &TransportConfig) -> Result<(), Error> {
+    let checked = check_url(&request.url, config);
+    if checked.is_err() && is_metadata_request(request) {
+        return Ok(());
+    }
+    checked
+}
+
+/// A bodiless `GET` over plain `http` to a metadata host's port 80, with its
+/// provider's required header.
+fn is_metadata_request(request: &HttpRequest) -> bool {
+    let Ok(parsed) = parse(&request.url) else {
+        return false;
+    };
+    let origin = parsed.origin;
+    let to_metadata_host = origin.scheme == Scheme::Http
+        && origin.port == 80
+        && !parsed.userinfo
+        && METADATA_HOSTS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(origin.host));
+    let flavored = request
+        .header("Metadata-Flavor")
+        .is_some_and(|v| v == "Google")
+        || request
+            .header("Metadata")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    to_metadata_host && flavored && request.method == Method::Get && request.body.is_empty()
+}
+
 /// Resolves a redirect's `Location` against the URL that answered, and
 /// returns the absolute target if a transport may follow it.
 ///
@@ -693,6 +756,68 @@ mod tests {
         ] {
             assert!(refused(url, &config()), "{url}");
         }
+    }
+
+    #[test]
+    fn plain_http_to_metadata_servers_only_as_their_providers_require() {
+        use crate::http::HttpRequest;
+        let gce = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token";
+        let imds = "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01";
+        let get = |url: &str, header: (&str, &str)| {
+            HttpRequest::new(Method::Get, url).with_header(header.0, header.1)
+        };
+        let allowed = [
+            get(gce, ("Metadata-Flavor", "Google")),
+            get(imds, ("Metadata", "true")),
+            get(imds, ("metadata", "True")),
+            get(
+                "http://METADATA.google.internal:80/x",
+                ("Metadata-Flavor", "Google"),
+            ),
+            get(
+                "http://169.254.169.254/computeMetadata/v1/x",
+                ("Metadata-Flavor", "Google"),
+            ),
+        ];
+        for request in &allowed {
+            assert!(check_request(request, &config()).is_ok(), "{request:?}");
+        }
+        let refused_requests = [
+            // No provider header: not a metadata request.
+            HttpRequest::new(Method::Get, imds),
+            get(imds, ("Metadata", "false")),
+            get(gce, ("Metadata-Flavor", "google-ish")),
+            // A POST, or a body: a credential could ride along.
+            HttpRequest::new(Method::Post, imds).with_header("Metadata", "true"),
+            get(imds, ("Metadata", "true")).with_body(&b"client_secret=x"[..]),
+            // Other link-local addresses, other ports, look-alike names.
+            get(
+                "http://169.254.169.253/metadata/identity",
+                ("Metadata", "true"),
+            ),
+            get("http://169.254.169.254:8080/x", ("Metadata", "true")),
+            get(
+                "http://metadata.google.internal.evil.example/x",
+                ("Metadata-Flavor", "Google"),
+            ),
+            get(
+                "http://metadata.google.internal@evil.example/x",
+                ("Metadata-Flavor", "Google"),
+            ),
+            get(
+                "http://u:p@metadata.google.internal/x",
+                ("Metadata-Flavor", "Google"),
+            ),
+            get("http://example.invalid/x", ("Metadata", "true")),
+        ];
+        for request in &refused_requests {
+            let refused = check_request(request, &config())
+                .is_err_and(|e| e.is_permanent() && matches!(e.kind(), ErrorKind::Config(_)));
+            assert!(refused, "{request:?}");
+        }
+        // Everything check_url allows stays allowed.
+        let loopback = HttpRequest::new(Method::Post, "http://127.0.0.1:1/token");
+        assert!(check_request(&loopback, &config()).is_ok());
     }
 
     #[test]

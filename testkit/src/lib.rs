@@ -27,10 +27,14 @@
 //! assert_eq!(requests[1].form_value("grant_type").as_deref(), Some("client_credentials"));
 //! ```
 //!
+//! [`metadata`] holds fakes of GCE's metadata server and Azure IMDS that
+//! behave as their providers document.
+//!
 //! [`suite`] holds the transport conformance cases that every transport
 //! crate runs against the server.
 
 mod fault;
+pub mod metadata;
 mod request;
 mod server;
 pub mod suite;

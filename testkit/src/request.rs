@@ -66,6 +66,21 @@ impl RecordedRequest {
         Some((percent_decode(user), percent_decode(password)))
     }
 
+    /// The path without its query.
+    pub fn path_only(&self) -> &str {
+        self.path.split('?').next().unwrap_or("")
+    }
+
+    /// The first value of query parameter `name`, decoded.
+    pub fn query_value(&self, name: &str) -> Option<String> {
+        let (_, query) = self.path.split_once('?')?;
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .find(|(n, _)| percent_decode(n) == name)
+            .map(|(_, v)| percent_decode(v))
+    }
+
     /// The token of a `Bearer` `Authorization` header.
     pub fn bearer(&self) -> Option<&str> {
         let value = self.header("authorization")?;

@@ -163,7 +163,14 @@ impl FaultServer {
     /// Like [`start`](Self::start), returning the I/O error instead of
     /// panicking.
     pub fn try_start(script: Script) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        Self::try_start_on(0, script)
+    }
+
+    /// Like [`try_start`](Self::try_start), on `port` of `127.0.0.1` (0: a
+    /// free one): a server that comes up where connections were refused
+    /// until now ([`closed_port`]), as a metadata server does at pod start.
+    pub fn try_start_on(port: u16, script: Script) -> io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {

@@ -270,6 +270,54 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
         }
     }
 
+    /// Waits until the cache holds a token, for at most `timeout` on this
+    /// cache's clock: for startup, when the source may not answer yet (a
+    /// metadata server refusing connections for its first seconds, an
+    /// identity still being assigned).
+    ///
+    /// Each try is an ordinary [`token`](Self::token) call, so failures
+    /// back off as the policy says (this sleeps out each backoff rather
+    /// than hammering the source) and none is kept once a token arrives.
+    /// Returns `Ok` as soon as a token is held; a permanent error at once,
+    /// since waiting does not fix a configuration; and at the deadline the
+    /// last error. An attempt in flight at the deadline is waited for (up
+    /// to the policy's attempt timeout).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use freshen_core::{BlockingTokenSource, Error, Fetched};
+    /// # struct MySource;
+    /// # impl BlockingTokenSource for MySource {
+    /// #     fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t").with_lifetime(Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// let cache = freshen_blocking::BlockingCache::new(MySource);
+    /// cache.ready(Duration::from_secs(30))?;
+    /// assert!(cache.cached().is_some());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let inner = &self.handle.inner;
+        let deadline = inner.clock.now().saturating_add(timeout);
+        loop {
+            let error = match self.token() {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let now = inner.clock.now();
+            if error.is_permanent() || now >= deadline {
+                return Err(error);
+            }
+            let retry_at = inner.shared.retry_at(now).min(deadline);
+            let mut span = retry_at.saturating_duration_since(now);
+            if let Some(tick) = inner.clock.virtual_tick() {
+                span = span.min(tick);
+            }
+            std::thread::sleep(span);
+        }
+    }
+
     /// The token if it is fresh now: the lock-free read path.
     #[inline]
     pub fn cached(&self) -> Option<TokenRef<'_>> {

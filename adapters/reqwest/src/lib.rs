@@ -7,7 +7,8 @@
 //! (see [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included;
-//! - plain `http` only to loopback unless
+//! - plain `http` only to loopback (and to the cloud metadata servers, as
+//!   [`check_request`] allows) unless
 //!   [`TransportConfig::with_allow_insecure_http`], checked before
 //!   connecting;
 //! - redirects are followed only within one scheme, host and port, at most
@@ -49,7 +50,7 @@ use std::future::Future;
 use bytes::Bytes;
 use freshen_core::{Error, ErrorKind};
 use freshen_oauth::transport::{
-    MAX_REDIRECTS, TransportConfig, check_url, display_url, is_sensitive_header,
+    MAX_REDIRECTS, TransportConfig, check_request, display_url, is_sensitive_header,
     is_transport_header, redirect_allowed, refused_redirect,
 };
 use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
@@ -148,7 +149,7 @@ impl ReqwestTransport {
     }
 
     async fn send_checked(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
-        check_url(&request.url, &self.config)?;
+        check_request(&request, &self.config)?;
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let method = match request.method {
             Method::Post => reqwest::Method::POST,

@@ -22,7 +22,8 @@
 //! [`freshen_oauth::transport`]):
 //!
 //! - error statuses come back as responses, bodies included;
-//! - plain `http` only to loopback unless
+//! - plain `http` only to loopback (and to the cloud metadata servers, as
+//!   [`check_request`] allows) unless
 //!   [`TransportConfig::with_allow_insecure_http`], checked before
 //!   connecting;
 //! - surf follows no redirect by itself (no redirect middleware is added);
@@ -85,7 +86,7 @@ use std::time::Instant;
 use async_io::Timer;
 use freshen_core::{Error, ErrorKind};
 use freshen_oauth::transport::{
-    TransportConfig, check_url, display_url, is_transport_header, next_redirect,
+    TransportConfig, check_request, display_url, is_transport_header, next_redirect,
 };
 use freshen_oauth::{AsyncTransport, HttpRequest, HttpResponse, Method, append_wiping};
 use futures_lite::{AsyncReadExt, future};
@@ -192,7 +193,7 @@ impl SurfTransport {
         let mut current = request;
         let mut hops = 0;
         loop {
-            check_url(&current.url, &self.config)?;
+            check_request(&current, &self.config)?;
             let mut response = client
                 .send(self.build(&current)?)
                 .await

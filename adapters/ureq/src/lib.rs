@@ -7,7 +7,8 @@
 //!
 //! - error statuses come back as responses, bodies included (ureq's
 //!   `http_status_as_error` is off), since the OAuth2 error is in the body;
-//! - plain `http` only to loopback unless
+//! - plain `http` only to loopback (and to the cloud metadata servers, as
+//!   [`check_request`] allows) unless
 //!   [`TransportConfig::with_allow_insecure_http`], checked before
 //!   connecting;
 //! - redirects are followed by hand, only within one scheme, host and port,
@@ -53,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use freshen_core::{Error, ErrorKind};
 use freshen_oauth::transport::{
-    TransportConfig, check_url, display_url, is_sensitive_header, is_transport_header,
+    TransportConfig, check_request, display_url, is_sensitive_header, is_transport_header,
     next_redirect,
 };
 use freshen_oauth::{HttpRequest, HttpResponse, Method, Transport, append_wiping};
@@ -255,7 +256,7 @@ impl Transport for UreqTransport {
         let mut current = request.clone();
         let mut hops = 0;
         loop {
-            check_url(&current.url, &self.config)?;
+            check_request(&current, &self.config)?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(self.config.timed_out());
