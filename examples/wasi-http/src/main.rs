@@ -107,7 +107,8 @@ fn rotate(url: &str, id: &str, secret: &str, rotations: u64) -> ExitCode {
         .build();
     println!("freshen on wasm32-wasip2: BlockingCache in Mode::Inline, OAuthSource over wasi:http");
 
-    let mut seen = 0;
+    let mut last = None;
+    let mut seen: u64 = 0;
     let mut errors = 0;
     let mut late = 0;
     while seen <= rotations && started.elapsed() < GIVE_UP {
@@ -115,8 +116,9 @@ fn rotate(url: &str, id: &str, secret: &str, rotations: u64) -> ExitCode {
             Ok(token) => {
                 let now = cache.now();
                 let generation = token.generation().number();
-                if generation > seen {
-                    seen = generation;
+                if last != Some(generation) {
+                    last = Some(generation);
+                    seen += 1;
                     let lifetime = token.expires_at().saturating_duration_since(now);
                     println!(
                         "{:>5.1}s  token #{generation}: {} (expires in {:.1}s)",
