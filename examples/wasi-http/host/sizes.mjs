@@ -143,7 +143,7 @@ function coreModule(buf, label) {
     });
     const total = bodies.reduce((a, b) => a + b, 0);
     console.log(`  code by crate (${bodies.length} functions, ${kib(total)}):`);
-    for (const [crate, size] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    for (const [crate, size] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.SIZES_TOP ?? 15))) {
       console.log(`    ${crate.padEnd(44)} ${kib(size).padStart(10)} ${(100 * size / total).toFixed(0).padStart(3)}%`);
     }
   }
