@@ -38,7 +38,11 @@ started=$SECONDS
 (cd "$HOST" && npm ci --no-audit --no-fund)
 echo "host install took $((SECONDS - started)) s"
 
-step "clippy for $TARGET: freshen-wasi-http, and the example (component and native tests)"
+step "cargo fmt --check (examples/wasi-http, a workspace of its own)"
+cargo fmt --manifest-path "$EXAMPLE/Cargo.toml" --check
+
+step "clippy and docs for $TARGET: freshen-wasi-http, and the example (component and native tests)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p freshen-wasi-http --target "$TARGET" --no-deps
 cargo clippy -p freshen-wasi-http --target "$TARGET" -- -D warnings
 cargo clippy --manifest-path "$EXAMPLE/Cargo.toml" --target "$TARGET" -- -D warnings
 cargo clippy --manifest-path "$EXAMPLE/Cargo.toml" --all-targets -- -D warnings

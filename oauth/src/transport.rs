@@ -12,7 +12,8 @@
 //! [`TransportConfig`] (timeouts, body cap, `User-Agent`, insecure `http`),
 //! [`check_url`] (before any connection), [`redirect_target`] /
 //! [`redirect_allowed`] / [`next_redirect`] (same scheme, host and port
-//! only, at most [`MAX_REDIRECTS`] hops).
+//! only, at most [`MAX_REDIRECTS`] hops), and [`request_target`] for an HTTP
+//! API that takes a URL in parts (wasi:http).
 
 use alloc::borrow::Cow;
 use alloc::format;
