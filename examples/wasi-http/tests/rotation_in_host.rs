@@ -74,10 +74,16 @@ fn rotates_short_tokens_over_wasi_http() {
     assert_eq!(requests.len(), ROTATIONS + 1);
     for r in &requests {
         assert_eq!(r.method, "POST");
-        assert!(r.header("user-agent").is_some_and(|ua| ua.starts_with("freshen/")));
+        assert!(
+            r.header("user-agent")
+                .is_some_and(|ua| ua.starts_with("freshen/"))
+        );
     }
     // No token and no secret in what the component printed.
     for secret in issued.iter().map(String::as_str).chain([CLIENT_SECRET]) {
-        assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} was printed");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} was printed"
+        );
     }
 }
