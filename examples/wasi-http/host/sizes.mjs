@@ -1,6 +1,7 @@
 // What a component's bytes are: the core modules it holds, each one's
 // sections, and, when the main module still has its `name` section (a build
-// with strip = false), its code by crate. Usage: node sizes.mjs <component.wasm>
+// with strip = false), its code by crate (SIZES_TOP=n rows, 15 by default).
+// Usage: node sizes.mjs <component.wasm>
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 
@@ -138,7 +139,6 @@ function coreModule(buf, label) {
     bodies.forEach((size, i) => {
       const fname = names.get(i + imported) ?? "";
       const crate = crateOf(fname);
-      if (process.env.SIZES_DEBUG && crate === process.env.SIZES_DEBUG) console.log(size, fname.slice(0, 100));
       byCrate.set(crate, (byCrate.get(crate) ?? 0) + size);
     });
     const total = bodies.reduce((a, b) => a + b, 0);
