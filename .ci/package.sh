@@ -46,6 +46,7 @@ PUBLISHED=(
   freshen-ureq
   freshen-reqwest
   freshen-surf
+  freshen-wasi-http
   freshen
   freshen-sim
   freshen-cli

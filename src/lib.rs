@@ -18,12 +18,16 @@
 //! | tokio | `tokio`, `reqwest` | [`TokioCache`] on a [`TokioRuntime`] | [`ReqwestTransport`] |
 //! | smol | `smol`, `ureq` | [`SmolCache`] on a [`SmolRuntime`] | [`UreqTransport`] (async, on the `blocking` crate's thread pool) |
 //! | threads, or inline (CLIs, WASI) | `blocking`, `ureq` | [`BlockingCache`] | [`UreqTransport`] |
+//! | inline in a WASI 0.2 component (`wasm32-wasip2`) | `blocking`, `wasi-http` | [`BlockingCache`] | [`WasiHttpTransport`] (the host's `wasi:http`) |
 //!
 //! - `tokio`, `smol`, `blocking`: the caches. With `tokio` or `smol` on,
 //!   `ureq`'s transport is also an async one (run on the `blocking` crate's
 //!   thread pool), so it serves either async runtime.
 //! - `reqwest` (tokio family), `ureq` (blocking, and async as above),
-//!   `surf` (smol family; opt-in only: surf is unmaintained upstream).
+//!   `surf` (smol family; opt-in only: surf is unmaintained upstream),
+//!   `wasi-http` (blocking, over the host's `wasi:http`; only
+//!   `wasm32-wasip2` sends: elsewhere each request is a configuration
+//!   error).
 //! - `tracing`: [`cache::tracing_events`], an event sink that logs through
 //!   `tracing`.
 //! - `metadata`: [`MetadataSource`] for GCE's metadata server ([`Gce`]) and
@@ -101,6 +105,7 @@
         feature = "ureq",
         feature = "reqwest",
         feature = "surf",
+        feature = "wasi-http",
         feature = "tracing",
         feature = "metadata"
     )),
@@ -116,7 +121,8 @@
     feature = "blocking",
     feature = "ureq",
     feature = "reqwest",
-    feature = "metadata"
+    feature = "metadata",
+    feature = "wasi-http"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -153,6 +159,8 @@ pub use freshen_reqwest::ReqwestTransport;
 pub use freshen_surf::SurfTransport;
 #[cfg(feature = "ureq")]
 pub use freshen_ureq::UreqTransport;
+#[cfg(feature = "wasi-http")]
+pub use freshen_wasi_http::WasiHttpTransport;
 
 // The policy.
 pub use freshen_core::{Policy, PolicyBuilder, PolicyError};
@@ -207,7 +215,12 @@ pub mod drivers {
 }
 
 /// The transport adapters, whole.
-#[cfg(any(feature = "ureq", feature = "reqwest", feature = "surf"))]
+#[cfg(any(
+    feature = "ureq",
+    feature = "reqwest",
+    feature = "surf",
+    feature = "wasi-http"
+))]
 pub mod transports {
     /// freshen-reqwest (tokio family).
     #[cfg(feature = "reqwest")]
@@ -218,4 +231,8 @@ pub mod transports {
     /// freshen-ureq (blocking; async with an async runtime feature on).
     #[cfg(feature = "ureq")]
     pub use freshen_ureq as ureq;
+    /// freshen-wasi-http (blocking, a `wasm32-wasip2` component's
+    /// `wasi:http`).
+    #[cfg(feature = "wasi-http")]
+    pub use freshen_wasi_http as wasi_http;
 }

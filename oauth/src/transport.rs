@@ -13,7 +13,8 @@
 //! [`check_request`] (the metadata servers' one exception to plain `http`),
 //! [`check_url`] (before any connection), [`redirect_target`] /
 //! [`redirect_allowed`] / [`next_redirect`] (same scheme, host and port
-//! only, at most [`MAX_REDIRECTS`] hops).
+//! only, at most [`MAX_REDIRECTS`] hops), and [`request_target`] for an HTTP
+//! API that takes a URL in parts (wasi:http).
 
 use alloc::borrow::Cow;
 use alloc::format;
@@ -499,6 +500,52 @@ fn is_metadata_request(request: &HttpRequest) -> bool {
     to_metadata_host && flavored && request.method == Method::Get && request.body.is_empty()
 }
 
+/// Where a request goes, in the parts an HTTP API that takes them apart
+/// wants (wasi:http's `outgoing-request`, for one): the scheme, the
+/// authority as written minus any userinfo, and the path with its query,
+/// without the fragment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestTarget<'a> {
+    /// `true` for `https`, `false` for plain `http`.
+    pub https: bool,
+    /// `host[:port]` as written in the URL (IPv6 hosts keep their
+    /// brackets), never the userinfo.
+    pub authority: &'a str,
+    /// The path and query, never empty (`/` when the URL has no path), never
+    /// the fragment.
+    pub path_with_query: Cow<'a, str>,
+}
+
+/// Splits a URL that [`check_url`] accepted into a [`RequestTarget`], or
+/// `None` if it cannot be read (call [`check_url`] first for the error).
+///
+/// ```
+/// use freshen_oauth::transport::request_target;
+///
+/// let target = request_target("https://user:pw@idp.example.com:8443/oauth2/token?x=1#f").unwrap();
+/// assert!(target.https);
+/// assert_eq!(target.authority, "idp.example.com:8443");
+/// assert_eq!(target.path_with_query, "/oauth2/token?x=1");
+/// assert_eq!(request_target("http://127.0.0.1:80").unwrap().path_with_query, "/");
+/// ```
+pub fn request_target(url: &str) -> Option<RequestTarget<'_>> {
+    let parsed = parse(url).ok()?;
+    let (_, authority) = parsed.prefix.split_once("://")?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let end = parsed.rest.find('#').unwrap_or(parsed.rest.len());
+    let path_with_query = match parsed.rest.get(..end)? {
+        "" => Cow::Borrowed("/"),
+        // `https://host?x=1`: the path is empty, the query is not.
+        q if q.starts_with('?') => Cow::Owned(format!("/{q}")),
+        p => Cow::Borrowed(p),
+    };
+    Some(RequestTarget {
+        https: parsed.origin.scheme == Scheme::Https,
+        authority,
+        path_with_query,
+    })
+}
+
 /// Resolves a redirect's `Location` against the URL that answered, and
 /// returns the absolute target if a transport may follow it.
 ///
@@ -946,6 +993,31 @@ mod tests {
             ));
         }
         assert!(next_redirect(&sent, 307, Some("/v2"), MAX_REDIRECTS - 1).is_ok());
+    }
+
+    #[test]
+    fn request_targets() {
+        let t = request_target("HTTPS://u:p@idp.example.com/t?a=b#frag");
+        assert_eq!(
+            t,
+            Some(RequestTarget {
+                https: true,
+                authority: "idp.example.com",
+                path_with_query: Cow::Borrowed("/t?a=b"),
+            })
+        );
+        let t = request_target("http://[::1]:8080#f");
+        assert_eq!(
+            t.map(|t| (t.https, t.authority, t.path_with_query.into_owned())),
+            Some((false, "[::1]:8080", String::from("/")))
+        );
+        let t = request_target("http://127.0.0.1?x=1");
+        assert_eq!(
+            t.map(|t| t.path_with_query.into_owned()),
+            Some(String::from("/?x=1"))
+        );
+        assert_eq!(request_target("ftp://127.0.0.1/t"), None);
+        assert_eq!(request_target("not a url"), None);
     }
 
     #[test]
