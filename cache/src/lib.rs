@@ -18,6 +18,8 @@ mod cache;
 mod changes;
 mod clock;
 pub mod driver;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+mod observe;
 mod random;
 mod read_path;
 mod runtime;

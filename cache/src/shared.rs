@@ -128,6 +128,9 @@ pub struct Shared {
     state: Mutex<State>,
     random: Random,
     events: Option<EventSink>,
+    /// Spans, logs and metrics (the `tracing` and `metrics` features).
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    observer: crate::observe::Observer,
     changed: Notify,
     closed: AtomicBool,
 }
@@ -152,6 +155,8 @@ impl Shared {
             }),
             random: seed.map_or_else(Random::new, Random::with_seed),
             events,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            observer: crate::observe::Observer::new(),
             changed: Notify::new(),
             closed: AtomicBool::new(false),
         }
@@ -163,13 +168,22 @@ impl Shared {
     /// thread's spares and goes back to a thread's spares when dropped.
     #[inline]
     pub fn cached(&self, now: Instant) -> Option<TokenRef<'_>> {
-        self.read_path
-            .take_fresh(now)
-            .map(|token| TokenRef::new(token, &self.read_path))
+        let token = self.read_path.take_fresh(now);
+        // The one addition of the `metrics` feature to the read path.
+        #[cfg(feature = "metrics")]
+        if let Some(token) = &token {
+            self.observer.served(token, now);
+        }
+        token.map(|token| TokenRef::new(token, &self.read_path))
     }
 
-    /// Turns an attempt's resolution into what a caller gets.
-    pub fn hand_out(&self, resolution: Resolution) -> Result<TokenRef<'_>, Error> {
+    /// Turns an attempt's resolution into what a caller gets at `now`.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub fn hand_out(&self, resolution: Resolution, now: Instant) -> Result<TokenRef<'_>, Error> {
+        #[cfg(feature = "metrics")]
+        if let Ok(token) = &resolution {
+            self.observer.served(token, now);
+        }
         resolution.map(|token| TokenRef::new(token, &self.read_path))
     }
 
@@ -202,7 +216,15 @@ impl Shared {
             let started = matches!(step, Step::Run { .. });
             (step, self.sync(&mut state, started))
         };
-        self.emit(events);
+        self.emit(events, Some(now));
+        #[cfg(feature = "metrics")]
+        if let Step::Ready(token)
+        | Step::Run {
+            serve: Some(token), ..
+        } = &step
+        {
+            self.observer.served(token, now);
+        }
         step
     }
 
@@ -235,7 +257,7 @@ impl Shared {
         };
         // Events first, so a sink has seen the outcome before any waiter
         // acts on it; a sink that panics loses its event, never the waiters.
-        self.emit(events);
+        self.emit(events, Some(now));
         if let Some(resolution) = resolution {
             attempt.slot.resolve(resolution);
         }
@@ -252,7 +274,7 @@ impl Shared {
                 .and_then(|r| Some((r, state.attempt.take()?.1)));
             (done, self.sync(&mut state, true))
         };
-        self.emit(events);
+        self.emit(events, Some(now));
         if let Some((resolution, slot)) = done {
             slot.resolve(resolution);
         }
@@ -278,7 +300,7 @@ impl Shared {
             let changed = timed_out.is_some() || start.is_some();
             (timed_out, start, self.sync(&mut state, changed))
         };
-        self.emit(events);
+        self.emit(events, Some(now));
         if let Some((resolution, slot)) = timed_out {
             slot.resolve(resolution);
         }
@@ -298,7 +320,9 @@ impl Shared {
             let done = state.machine.invalidate(token.generation());
             (done, self.sync(&mut state, done))
         };
-        self.emit(events);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.observer.invalidate(done);
+        self.emit(events, None);
         done
     }
 
@@ -393,10 +417,24 @@ impl Shared {
         events
     }
 
-    /// Hands `events` to the sink, outside every lock. A sink that panics
-    /// loses that event and nothing else: the panic is caught here, so no
-    /// attempt is left unresolved and no caller is hung by it.
-    fn emit(&self, events: Vec<Event>) {
+    /// Hands `events`, emitted at `now` (`None`: by a call that reads no
+    /// clock), to the observer and the sink, outside every lock. A sink that
+    /// panics loses that event and nothing else: the panic is caught here,
+    /// so no attempt is left unresolved and no caller is hung by it.
+    #[cfg_attr(
+        not(any(feature = "tracing", feature = "metrics")),
+        allow(unused_variables)
+    )]
+    fn emit(&self, events: Vec<Event>, now: Option<Instant>) {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        {
+            for e in &events {
+                self.observer.event(e, now);
+            }
+            if let Some(now) = now {
+                self.observer.held(self.read_path.held().as_deref(), now);
+            }
+        }
         if let Some(sink) = &self.events {
             for e in &events {
                 let _ = catch_unwind(AssertUnwindSafe(|| sink(e)));

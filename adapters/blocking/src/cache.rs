@@ -259,7 +259,9 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
                     Mode::Inline => {
                         inner.run(&attempt);
                         match (slot.get(), serve) {
-                            (Some(Ok(fresh)), _) => inner.shared.hand_out(Ok(fresh)),
+                            (Some(Ok(fresh)), _) => {
+                                inner.shared.hand_out(Ok(fresh), inner.clock.now())
+                            }
                             (_, Some(held)) => Ok(held),
                             (Some(Err(error)), None) => Err(error),
                             (None, None) => inner.wait(id, &slot, deadline),
@@ -313,7 +315,7 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
     /// at `deadline` on this cache's clock.
     fn wait(&self, id: AttemptId, slot: &Slot, deadline: Instant) -> Result<TokenRef<'_>, Error> {
         let resolution = self.shared.wait_blocking(&self.clock, id, slot, deadline);
-        self.shared.hand_out(resolution)
+        self.shared.hand_out(resolution, self.clock.now())
     }
 }
 
