@@ -95,6 +95,7 @@ struct Endpoint {
 impl TokenSource for Endpoint {
     async fn fetch(&self) -> Result<Fetched, Error> {
         tokio::time::sleep(Duration::from_secs(2)).await;
+        tracing::info!("endpoint answers");
         match self.calls.fetch_add(1, Ordering::SeqCst) {
             2 => Err(Error::transient(ErrorKind::Status { status: 503 })),
             n => Ok(Fetched::new(format!("secret-access-{n}")).with_lifetime(MINUTE)),
@@ -181,15 +182,23 @@ async fn each_attempt_is_a_span_with_its_reason_outcome_duration_and_old_life() 
         field(2, "error")
     );
 
-    // The lifecycle is logged, each attempt's events inside its span.
+    // The lifecycle is logged, each attempt's events inside its span, and
+    // so is what the source logs while the attempt runs.
     let events = seen.events.lock().unwrap().clone();
     let in_attempts = events
         .iter()
         .filter(|e| e.span.as_deref() == Some("freshen.refresh"))
         .count();
     assert_eq!(
-        in_attempts, 6,
-        "a start and an end per attempt: {events:#?}"
+        in_attempts, 9,
+        "a start, the source's line and an end per attempt: {events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.fields.get("message").map(String::as_str) == Some("endpoint answers"))
+            .all(|e| e.span.as_deref() == Some("freshen.refresh")),
+        "{events:#?}"
     );
     assert!(
         events.iter().any(|e| e.span.is_none()
@@ -202,4 +211,43 @@ async fn each_attempt_is_a_span_with_its_reason_outcome_duration_and_old_life() 
     // No access token in any span or log line.
     let everything = format!("{spans:?}{events:?}");
     assert!(!everything.contains("secret-access"), "{everything}");
+}
+
+/// A blocking source that logs while it runs.
+struct BlockingEndpoint;
+
+impl freshen::BlockingTokenSource for BlockingEndpoint {
+    fn fetch(&self) -> Result<Fetched, Error> {
+        tracing::info!("endpoint answers");
+        Ok(Fetched::new("secret-access-blocking").with_lifetime(MINUTE))
+    }
+}
+
+#[test]
+fn a_blocking_attempt_runs_its_source_inside_its_span() {
+    let seen = Seen::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(seen.clone()));
+    let cache = freshen_blocking::BlockingCache::builder(BlockingEndpoint)
+        .mode(freshen_blocking::Mode::Inline)
+        .build();
+    cache.token().unwrap();
+
+    let spans = seen.spans.lock().unwrap().clone();
+    let [(_, span)] = spans.as_slice() else {
+        panic!("one span: {spans:#?}")
+    };
+    assert_eq!(span.name, "freshen.refresh");
+    assert_eq!(
+        span.fields.get("outcome").map(String::as_str),
+        Some("success")
+    );
+    assert!(span.closed);
+    let events = seen.events.lock().unwrap().clone();
+    let source_line = events
+        .iter()
+        .find(|e| e.fields.get("message").map(String::as_str) == Some("endpoint answers"))
+        .expect("the source's line");
+    assert_eq!(source_line.span.as_deref(), Some("freshen.refresh"));
+    assert!(!format!("{spans:?}{events:?}").contains("secret-access"));
 }

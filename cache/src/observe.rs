@@ -127,6 +127,17 @@ impl Observer {
         self.metrics.invalidate(done);
     }
 
+    /// The span of attempt `id` while it runs (none if its start was not
+    /// seen): a driver enters it around the fetch, so what the source logs
+    /// is inside it.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span_of(&self, id: AttemptId) -> tracing::Span {
+        self.in_flight_mut()
+            .iter()
+            .find(|f| f.id == id)
+            .map_or_else(tracing::Span::none, |f| f.span.clone())
+    }
+
     fn take_in_flight(&self, id: AttemptId) -> Option<InFlight> {
         let mut in_flight = self.in_flight_mut();
         let at = in_flight.iter().position(|f| f.id == id)?;

@@ -263,6 +263,25 @@ impl Shared {
         }
     }
 
+    /// Runs `fetch` (a synchronous driver's call of its source for
+    /// `attempt`) inside the attempt's span, with the `tracing` feature, so
+    /// what the source logs belongs to the attempt.
+    pub fn in_attempt_span<T>(&self, attempt: &Attempt, fetch: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "tracing")]
+        let _entered = self.attempt_span(attempt).entered();
+        #[cfg(not(feature = "tracing"))]
+        let _ = attempt;
+        fetch()
+    }
+
+    /// The span of `attempt` (the `tracing` feature): an async driver
+    /// instruments its fetch with it, so what the source logs belongs to
+    /// the attempt.
+    #[cfg(feature = "tracing")]
+    pub fn attempt_span(&self, attempt: &Attempt) -> tracing::Span {
+        self.observer.span_of(attempt.ticket.id())
+    }
+
     /// A waiter saw `attempt` pass its deadline (drivers with no timer task).
     pub fn time_out(&self, attempt: AttemptId, now: Instant) {
         let random = self.random.next();

@@ -303,7 +303,12 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
     /// Runs one attempt on this thread and reports it.
     fn run(&self, attempt: &Attempt) {
         let sent_at = self.clock.now();
-        let outcome = match catch_unwind(AssertUnwindSafe(|| self.source.fetch())) {
+        let fetch = || {
+            self.shared.in_attempt_span(attempt, || {
+                catch_unwind(AssertUnwindSafe(|| self.source.fetch()))
+            })
+        };
+        let outcome = match fetch() {
             Ok(result) => Outcome::Fetched(result),
             Err(_panic) => Outcome::Panicked,
         };
