@@ -24,8 +24,13 @@
 //!   thread pool), so it serves either async runtime.
 //! - `reqwest` (tokio family), `ureq` (blocking, and async as above),
 //!   `surf` (smol family; opt-in only: surf is unmaintained upstream).
-//! - `tracing`: [`cache::tracing_events`], an event sink that logs through
-//!   `tracing`.
+//! - `tracing`: every cache traces each refresh attempt as a span and logs
+//!   its lifecycle through `tracing` (the sink it logs with is
+//!   [`cache::tracing_events`]).
+//! - `metrics`: every cache reports counters, histograms and gauges through
+//!   the `metrics` facade. Their names and labels, and the span's fields,
+//!   are in one table: the README's "Observability" section (below, and on
+//!   the repository's front page).
 //! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
 //!   and holds the machine and the wire only.
 //!
