@@ -306,7 +306,7 @@ impl<S: TokenSource, R: Runtime> Inner<S, R> {
                 slot.wait().await
             }
         };
-        self.shared.hand_out(resolution, self.runtime.now())
+        self.shared.hand_out(resolution, &self.runtime)
     }
 }
 

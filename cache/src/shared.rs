@@ -177,12 +177,18 @@ impl Shared {
         token.map(|token| TokenRef::new(token, &self.read_path))
     }
 
-    /// Turns an attempt's resolution into what a caller gets at `now`.
+    /// Turns an attempt's resolution into what a caller gets. `clock` is
+    /// the driver's, read only with the `metrics` feature (to count the
+    /// token by its phase).
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub fn hand_out(&self, resolution: Resolution, now: Instant) -> Result<TokenRef<'_>, Error> {
+    pub fn hand_out(
+        &self,
+        resolution: Resolution,
+        clock: &impl Clock,
+    ) -> Result<TokenRef<'_>, Error> {
         #[cfg(feature = "metrics")]
         if let Ok(token) = &resolution {
-            self.observer.served(token, now);
+            self.observer.served(token, clock.now());
         }
         resolution.map(|token| TokenRef::new(token, &self.read_path))
     }

@@ -259,9 +259,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
                     Mode::Inline => {
                         inner.run(&attempt);
                         match (slot.get(), serve) {
-                            (Some(Ok(fresh)), _) => {
-                                inner.shared.hand_out(Ok(fresh), inner.clock.now())
-                            }
+                            (Some(Ok(fresh)), _) => inner.shared.hand_out(Ok(fresh), &inner.clock),
                             (_, Some(held)) => Ok(held),
                             (Some(Err(error)), None) => Err(error),
                             (None, None) => inner.wait(id, &slot, deadline),
@@ -320,7 +318,7 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
     /// at `deadline` on this cache's clock.
     fn wait(&self, id: AttemptId, slot: &Slot, deadline: Instant) -> Result<TokenRef<'_>, Error> {
         let resolution = self.shared.wait_blocking(&self.clock, id, slot, deadline);
-        self.shared.hand_out(resolution, self.clock.now())
+        self.shared.hand_out(resolution, &self.clock)
     }
 }
 
