@@ -272,6 +272,19 @@ impl Shared {
     /// Runs `fetch` (a synchronous driver's call of its source for
     /// `attempt`) inside the attempt's span, with the `tracing` feature, so
     /// what the source logs belongs to the attempt.
+    ///
+    /// ```
+    /// use freshen_cache::driver::{Outcome, Shared, Step};
+    /// use freshen_core::{Fetched, Instant, Policy};
+    ///
+    /// let shared = Shared::new(Policy::default(), None, Some(7));
+    /// let now = Instant::ZERO;
+    /// let Step::Run { attempt, .. } = shared.decide(now) else { unreachable!() };
+    /// // The driver's call of its source, inside the attempt's span.
+    /// let result = shared.in_attempt_span(&attempt, || Ok(Fetched::new("t")));
+    /// shared.complete(&attempt, Outcome::Fetched(result), now, now);
+    /// assert!(shared.cached(now).is_some());
+    /// ```
     pub fn in_attempt_span<T>(&self, attempt: &Attempt, fetch: impl FnOnce() -> T) -> T {
         #[cfg(feature = "tracing")]
         let _entered = self.attempt_span(attempt).entered();
