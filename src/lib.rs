@@ -28,10 +28,15 @@
 //!   `wasi-http` (blocking, over the host's `wasi:http`; only
 //!   `wasm32-wasip2` sends: elsewhere each request is a configuration
 //!   error).
-//! - `tracing`: [`cache::tracing_events`], an event sink that logs through
-//!   `tracing`.
 //! - `metadata`: [`MetadataSource`] for GCE's metadata server ([`Gce`]) and
 //!   Azure IMDS ([`AzureImds`]), over any transport.
+//! - `tracing`: every cache traces each refresh attempt as a span and logs
+//!   its lifecycle through `tracing` (the sink it logs with is
+//!   [`cache::tracing_events`]).
+//! - `metrics`: every cache reports counters, histograms and gauges through
+//!   the `metrics` facade. Their names and labels, and the span's fields,
+//!   are in one table: the README's "Observability" section (below, and on
+//!   the repository's front page).
 //! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
 //!   and holds the machine and the wire only.
 //!

@@ -355,7 +355,7 @@ impl<S: TokenSource, R: Runtime> Inner<S, R> {
                 slot.wait().await
             }
         };
-        self.shared.hand_out(resolution)
+        self.shared.hand_out(resolution, &self.runtime)
     }
 }
 
@@ -387,7 +387,13 @@ async fn run_attempt<S: TokenSource, R: Runtime>(mut report: Report<S, R>) {
     let inner = Arc::clone(&report.inner);
     let sent_at = inner.runtime.now();
     let timeout = report.ticket_deadline().saturating_duration_since(sent_at);
-    let mut fetch = pin!(AssertUnwindSafe(inner.source.fetch()).catch_unwind());
+    // Inside the attempt's span (the `tracing` feature): what the source
+    // logs belongs to the attempt.
+    #[cfg(feature = "tracing")]
+    let fetch = tracing::Instrument::instrument(inner.source.fetch(), report.span());
+    #[cfg(not(feature = "tracing"))]
+    let fetch = inner.source.fetch();
+    let mut fetch = pin!(AssertUnwindSafe(fetch).catch_unwind());
     let sleep = inner.runtime.sleep(timeout);
     let closed = pin!(inner.shared.until_closed());
     let outcome = match select(fetch.as_mut(), select(sleep, closed)).await {
@@ -420,6 +426,13 @@ impl<S, R: Runtime> Report<S, R> {
         self.attempt
             .as_ref()
             .map_or(Instant::ZERO, |a| a.ticket().deadline())
+    }
+
+    #[cfg(feature = "tracing")]
+    fn span(&self) -> tracing::Span {
+        self.attempt
+            .as_ref()
+            .map_or_else(tracing::Span::none, |a| self.inner.shared.attempt_span(a))
     }
 
     fn send(&mut self, outcome: Outcome, sent_at: Instant) {

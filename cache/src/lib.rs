@@ -13,11 +13,25 @@
 //! into) a thread's spares, which the cache owns — no atomic
 //! read-modify-write. Handed-out tokens ([`TokenRef`]) borrow the cache, so
 //! none outlives it.
+//!
+//! # Observability
+//!
+//! With the `tracing` feature, every cache (whatever its driver) traces
+//! each refresh attempt as a span, `freshen.refresh`, and logs its
+//! lifecycle events ([`tracing_events`]); with the `metrics` feature, it
+//! reports counters, histograms and gauges through the `metrics` facade,
+//! registered with the recorder installed when the cache is built. Both
+//! are made in one place, which [`driver::Shared`] calls; with both
+//! features off none of it is compiled. The names, labels and fields are
+//! in one table, in the "Observability" section of freshen's README:
+//! <https://github.com/freshen-rs/freshen#observability>.
 
 mod cache;
 mod changes;
 mod clock;
 pub mod driver;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+mod observe;
 mod random;
 mod read_path;
 mod runtime;

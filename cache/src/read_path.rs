@@ -105,6 +105,12 @@ impl ReadPath {
         drop(refused);
     }
 
+    /// The published token, fresh or not (`None`: none, or invalidated).
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    pub(crate) fn held(&self) -> Option<Arc<Token>> {
+        self.published.load()
+    }
+
     /// Publishes `token` (`None`: nothing may be served from the read
     /// path). Called under the cache's state lock, so publishes are ordered.
     pub(crate) fn publish(&self, token: Option<Arc<Token>>) {

@@ -128,6 +128,9 @@ pub struct Shared {
     state: Mutex<State>,
     random: Random,
     events: Option<EventSink>,
+    /// Spans, logs and metrics (the `tracing` and `metrics` features).
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    observer: crate::observe::Observer,
     changed: Notify,
     closed: AtomicBool,
 }
@@ -152,6 +155,8 @@ impl Shared {
             }),
             random: seed.map_or_else(Random::new, Random::with_seed),
             events,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            observer: crate::observe::Observer::new(),
             changed: Notify::new(),
             closed: AtomicBool::new(false),
         }
@@ -163,13 +168,28 @@ impl Shared {
     /// thread's spares and goes back to a thread's spares when dropped.
     #[inline]
     pub fn cached(&self, now: Instant) -> Option<TokenRef<'_>> {
-        self.read_path
-            .take_fresh(now)
-            .map(|token| TokenRef::new(token, &self.read_path))
+        let token = self.read_path.take_fresh(now);
+        // The one addition of the `metrics` feature to the read path.
+        #[cfg(feature = "metrics")]
+        if let Some(token) = &token {
+            self.observer.served(token, now);
+        }
+        token.map(|token| TokenRef::new(token, &self.read_path))
     }
 
-    /// Turns an attempt's resolution into what a caller gets.
-    pub fn hand_out(&self, resolution: Resolution) -> Result<TokenRef<'_>, Error> {
+    /// Turns an attempt's resolution into what a caller gets. `clock` is
+    /// the driver's, read only with the `metrics` feature (to count the
+    /// token by its phase).
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub fn hand_out(
+        &self,
+        resolution: Resolution,
+        clock: &impl Clock,
+    ) -> Result<TokenRef<'_>, Error> {
+        #[cfg(feature = "metrics")]
+        if let Ok(token) = &resolution {
+            self.observer.served(token, clock.now());
+        }
         resolution.map(|token| TokenRef::new(token, &self.read_path))
     }
 
@@ -202,7 +222,15 @@ impl Shared {
             let started = matches!(step, Step::Run { .. });
             (step, self.sync(&mut state, started))
         };
-        self.emit(events);
+        self.emit(events, Some(now));
+        #[cfg(feature = "metrics")]
+        if let Step::Ready(token)
+        | Step::Run {
+            serve: Some(token), ..
+        } = &step
+        {
+            self.observer.served(token, now);
+        }
         step
     }
 
@@ -235,10 +263,42 @@ impl Shared {
         };
         // Events first, so a sink has seen the outcome before any waiter
         // acts on it; a sink that panics loses its event, never the waiters.
-        self.emit(events);
+        self.emit(events, Some(now));
         if let Some(resolution) = resolution {
             attempt.slot.resolve(resolution);
         }
+    }
+
+    /// Runs `fetch` (a synchronous driver's call of its source for
+    /// `attempt`) inside the attempt's span, with the `tracing` feature, so
+    /// what the source logs belongs to the attempt.
+    ///
+    /// ```
+    /// use freshen_cache::driver::{Outcome, Shared, Step};
+    /// use freshen_core::{Fetched, Instant, Policy};
+    ///
+    /// let shared = Shared::new(Policy::default(), None, Some(7));
+    /// let now = Instant::ZERO;
+    /// let Step::Run { attempt, .. } = shared.decide(now) else { unreachable!() };
+    /// // The driver's call of its source, inside the attempt's span.
+    /// let result = shared.in_attempt_span(&attempt, || Ok(Fetched::new("t")));
+    /// shared.complete(&attempt, Outcome::Fetched(result), now, now);
+    /// assert!(shared.cached(now).is_some());
+    /// ```
+    pub fn in_attempt_span<T>(&self, attempt: &Attempt, fetch: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "tracing")]
+        let _entered = self.attempt_span(attempt).entered();
+        #[cfg(not(feature = "tracing"))]
+        let _ = attempt;
+        fetch()
+    }
+
+    /// The span of `attempt` (the `tracing` feature): an async driver
+    /// instruments its fetch with it, so what the source logs belongs to
+    /// the attempt.
+    #[cfg(feature = "tracing")]
+    pub fn attempt_span(&self, attempt: &Attempt) -> tracing::Span {
+        self.observer.span_of(attempt.ticket.id())
     }
 
     /// A waiter saw `attempt` pass its deadline (drivers with no timer task).
@@ -252,7 +312,7 @@ impl Shared {
                 .and_then(|r| Some((r, state.attempt.take()?.1)));
             (done, self.sync(&mut state, true))
         };
-        self.emit(events);
+        self.emit(events, Some(now));
         if let Some((resolution, slot)) = done {
             slot.resolve(resolution);
         }
@@ -278,7 +338,7 @@ impl Shared {
             let changed = timed_out.is_some() || start.is_some();
             (timed_out, start, self.sync(&mut state, changed))
         };
-        self.emit(events);
+        self.emit(events, Some(now));
         if let Some((resolution, slot)) = timed_out {
             slot.resolve(resolution);
         }
@@ -308,7 +368,9 @@ impl Shared {
             let done = state.machine.invalidate(token.generation());
             (done, self.sync(&mut state, done))
         };
-        self.emit(events);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.observer.invalidate(done);
+        self.emit(events, None);
         done
     }
 
@@ -403,10 +465,24 @@ impl Shared {
         events
     }
 
-    /// Hands `events` to the sink, outside every lock. A sink that panics
-    /// loses that event and nothing else: the panic is caught here, so no
-    /// attempt is left unresolved and no caller is hung by it.
-    fn emit(&self, events: Vec<Event>) {
+    /// Hands `events`, emitted at `now` (`None`: by a call that reads no
+    /// clock), to the observer and the sink, outside every lock. A sink that
+    /// panics loses that event and nothing else: the panic is caught here,
+    /// so no attempt is left unresolved and no caller is hung by it.
+    #[cfg_attr(
+        not(any(feature = "tracing", feature = "metrics")),
+        allow(unused_variables)
+    )]
+    fn emit(&self, events: Vec<Event>, now: Option<Instant>) {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        {
+            for e in &events {
+                self.observer.event(e, now);
+            }
+            if let Some(now) = now {
+                self.observer.held(self.read_path.held().as_deref(), now);
+            }
+        }
         if let Some(sink) = &self.events {
             for e in &events {
                 let _ = catch_unwind(AssertUnwindSafe(|| sink(e)));

@@ -2,14 +2,20 @@
 
 use freshen_core::Event;
 
-/// An event sink for any cache builder's `on_event`: logs each event through
-/// `tracing` under the target `freshen`, with structured fields and no
-/// secret. Failures and no progress are warnings (errors when permanent),
-/// rotations are info, the rest debug.
+/// Logs one lifecycle event through `tracing` under the target `freshen`,
+/// with structured fields and no secret. Failures and no progress are
+/// warnings (errors when permanent), rotations and invalidations are info,
+/// the rest debug.
+///
+/// With the `tracing` feature on, every cache already logs each of its
+/// events with this (inside the attempt's span, when the event is an
+/// attempt's): do not also pass it to `on_event`, or each line appears
+/// twice. It is public for events a program gets elsewhere (replayed, or
+/// from a machine it drives itself).
 ///
 /// ```
-/// // Cache::builder(source, runtime).on_event(freshen_cache::tracing_events)
-/// let sink: fn(&freshen_core::Event) = freshen_cache::tracing_events;
+/// let log: fn(&freshen_core::Event) = freshen_cache::tracing_events;
+/// # let _ = log;
 /// ```
 pub fn tracing_events(event: &Event) {
     match event {

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::Duration;
 
+use freshen_cache::Clock;
 use freshen_cache::driver::{Attempt, Outcome, Shared, Slot, Step, SyncArc};
 use freshen_core::{ErrorKind, Fetched, Instant, Policy};
 use loom::sync::atomic::{AtomicBool, Ordering};
@@ -142,7 +143,7 @@ fn token(shared: &SyncArc<Shared>, now: Instant, secret: &'static str) -> (Got, 
         }
     };
     let got = shared
-        .hand_out(loom::future::block_on(slot.wait()))
+        .hand_out(loom::future::block_on(slot.wait()), &At(now))
         .map(|t| t.secret().to_owned())
         .map_err(|e| e.kind().clone());
     (got, started)
@@ -487,4 +488,13 @@ fn a_waiter_that_gives_up_blocks_no_one() {
             vec![registered]
         },
     );
+}
+
+/// A model's instant as a driver's clock (for `Shared::hand_out`).
+struct At(Instant);
+
+impl Clock for At {
+    fn now(&self) -> Instant {
+        self.0
+    }
 }

@@ -259,7 +259,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
                     Mode::Inline => {
                         inner.run(&attempt);
                         match (slot.get(), serve) {
-                            (Some(Ok(fresh)), _) => inner.shared.hand_out(Ok(fresh)),
+                            (Some(Ok(fresh)), _) => inner.shared.hand_out(Ok(fresh), &inner.clock),
                             (_, Some(held)) => Ok(held),
                             (Some(Err(error)), None) => Err(error),
                             (None, None) => inner.wait(id, &slot, deadline),
@@ -349,7 +349,12 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
     /// Runs one attempt on this thread and reports it.
     fn run(&self, attempt: &Attempt) {
         let sent_at = self.clock.now();
-        let outcome = match catch_unwind(AssertUnwindSafe(|| self.source.fetch())) {
+        let fetch = || {
+            self.shared.in_attempt_span(attempt, || {
+                catch_unwind(AssertUnwindSafe(|| self.source.fetch()))
+            })
+        };
+        let outcome = match fetch() {
             Ok(result) => Outcome::Fetched(result),
             Err(_panic) => Outcome::Panicked,
         };
@@ -361,7 +366,7 @@ impl<S: BlockingTokenSource, C: Clock> Inner<S, C> {
     /// at `deadline` on this cache's clock.
     fn wait(&self, id: AttemptId, slot: &Slot, deadline: Instant) -> Result<TokenRef<'_>, Error> {
         let resolution = self.shared.wait_blocking(&self.clock, id, slot, deadline);
-        self.shared.hand_out(resolution)
+        self.shared.hand_out(resolution, &self.clock)
     }
 }
 
