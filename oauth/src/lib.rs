@@ -46,6 +46,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod attempt;
 pub mod client_auth;
 pub mod grant;
 pub mod http;
@@ -64,6 +65,7 @@ mod hints;
 mod json;
 mod number;
 
+pub use attempt::AttemptCredentials;
 pub use client_auth::ClientAuth;
 pub use freshen_core::{AuthMethod, ConfigError, ErrorCode, OAuthError, ProviderError};
 pub use grant::{Grant, TokenExchange};
@@ -72,5 +74,5 @@ pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
 #[cfg(feature = "std")]
-pub use source::OAuthSource;
+pub use source::{AttemptTarget, OAuthSource, PerAttempt};
 pub use transport::{AsyncTransport, Transport};
