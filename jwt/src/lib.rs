@@ -20,8 +20,13 @@
 //! use freshen_jwt::{ClientAssertion, SigningKey};
 //! use freshen_oauth::{ClientAuth, OAuthSource, TokenRequest};
 //!
-//! # let pem = include_str!("../tests/keys/test-only-ec.pem");
-//! let key = SigningKey::from_pem(pem)?.with_kid("key-2025");
+//! // A test-only key (tests/oauth-server/test-only-keys); read yours from a file.
+//! let jwk = r#"{"kty":"EC","crv":"P-256","kid":"test-ec",
+//!     "x":"I1t-dESTUOx51t2qH9OWuExFyMU9T-nuUaK2ZYhguWM",
+//!     "y":"ZhavhKv60nTMA6Xoh5Q0GVwMfSQJ5ikfruoGW3uQ0Mg",
+//!     "d":"UXmQtcqOGu0L1NiTijD_ZFXagcfpjIkJOGkfRIYCpeI"}"#;
+//! let key = SigningKey::from_jwk(jwk)?;
+//! assert_eq!(key.kid(), Some("test-ec"));
 //! let request = TokenRequest::client_credentials(
 //!     "https://auth.example.com/oauth2/token",
 //!     ClientAuth::private_key_jwt("my-service"),
