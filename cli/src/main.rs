@@ -18,6 +18,7 @@
 //! with the state at its end: 0 if it holds a usable token then, else the
 //! code of the last failure (see `freshen watch --help`).
 
+mod assertion;
 mod config;
 mod exit;
 mod simulate;
