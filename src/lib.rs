@@ -24,6 +24,9 @@
 //!   thread pool), so it serves either async runtime.
 //! - `reqwest` (tokio family), `ureq` (blocking, and async as above),
 //!   `surf` (smol family; opt-in only: surf is unmaintained upstream).
+//! - `jwt`: [`jwt`] (freshen-jwt): credentials made for every attempt —
+//!   `private_key_jwt` and `client_secret_jwt` client assertions, the
+//!   JWT-bearer grant, tokens read from rotating files (workload identity).
 //! - `tracing`: [`cache::tracing_events`], an event sink that logs through
 //!   `tracing`.
 //! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
@@ -99,7 +102,8 @@
         feature = "ureq",
         feature = "reqwest",
         feature = "surf",
-        feature = "tracing"
+        feature = "tracing",
+        feature = "jwt"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -112,7 +116,8 @@
     feature = "smol",
     feature = "blocking",
     feature = "ureq",
-    feature = "reqwest"
+    feature = "reqwest",
+    feature = "jwt"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -171,6 +176,12 @@ pub use freshen_core as machine;
 /// freshen-oauth: the OAuth2 wire as data (grants, client authentication,
 /// response parsing, the rules every transport follows).
 pub use freshen_oauth as oauth;
+
+/// freshen-jwt: credentials made for every attempt (signed client
+/// assertions, the JWT-bearer grant, rotating token files), given to
+/// [`OAuthSource::with_per_attempt`](oauth::OAuthSource::with_per_attempt).
+#[cfg(feature = "jwt")]
+pub use freshen_jwt as jwt;
 
 /// freshen-cache: the cache over any [`Runtime`](cache::Runtime), test
 /// clocks ([`ManualClock`](cache::ManualClock)), event sinks, and the
