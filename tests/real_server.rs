@@ -417,6 +417,7 @@ fn gets_a_token(kind: Kind, client: ClientAuth) {
 
 /// One token from `cache`, with one success event, served again while fresh.
 fn serves_one_token(kind: Kind, cache: &dyn Driver, events: &Events) {
+    let events = Arc::clone(events);
     let started = Instant::now();
     let token = cache
         .token()
@@ -468,6 +469,7 @@ fn refused_with(
     code: ErrorCode,
     status: u16,
 ) -> Error {
+    let events = Arc::clone(events);
     let error = match cache.token() {
         Ok(_) => panic!("{kind:?}: a token with bad credentials"),
         Err(e) => e,
@@ -521,6 +523,7 @@ fn refreshes_ahead(kind: Kind) {
 /// Two lifetimes of calls to `cache`: several refreshes ahead of expiry,
 /// no failure, distinct tokens served in order.
 fn refreshes_ahead_with(kind: Kind, cache: &dyn Driver, events: &Events) {
+    let events = Arc::clone(events);
     let started = Instant::now();
     let first = cache.token().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     assert!(wait_events(&events, has_success), "{kind:?}: no event");

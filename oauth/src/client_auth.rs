@@ -67,7 +67,7 @@ impl ClientAuth {
     /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): the client
     /// proves itself with a JWT signed by its private key, made anew for
     /// every attempt and passed in
-    /// [`AttemptCredentials`](crate::AttemptCredentials) (freshen-jwt signs
+    /// [`AttemptCredentials`] (freshen-jwt signs
     /// one). Also the method of a client whose assertion is a token another
     /// party issues and rotates in a file (workload identity federation).
     /// No secret is held here: the key stays with the signer.
