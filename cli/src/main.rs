@@ -7,7 +7,10 @@
 //! ```
 //!
 //! The client secret comes from `FRESHEN_CLIENT_SECRET` or
-//! `--client-secret-file`, never from a flag, and is never echoed.
+//! `--client-secret-file`, never from a flag, and is never echoed; so do
+//! private keys (`--private-key FILE`) and tokens read at every attempt
+//! (`--assertion-file`, `--subject-token-file`): files or the environment
+//! only.
 //!
 //! Exit codes: 0 success; 1 output could not be written; 2 bad flags; 3
 //! configuration cannot work (no secret, an empty client id, a refused URL);

@@ -2,7 +2,9 @@
 //! (only the `std` feature's [`OAuthSource`] locks a mutex and reads the system clock).
 //!
 //! [`TokenRequest`] (RFC 6749 client credentials and refresh token, RFC 8693
-//! token exchange; [`ClientAuth`] per RFC 6749 §2.3) becomes an
+//! token exchange, the RFC 7523 JWT-bearer grant; [`ClientAuth`] per RFC
+//! 6749 §2.3, and `private_key_jwt`/`client_secret_jwt` per RFC 7523 §2.2),
+//! with the [`AttemptCredentials`] made for that attempt, becomes an
 //! [`HttpRequest`] that a [`Transport`] or [`AsyncTransport`] sends, and the
 //! [`HttpResponse`] it brings back goes through [`parse_token_response`]
 //! (with the wall-clock time, if the caller has one) to a [`ParsedToken`] or
