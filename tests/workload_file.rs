@@ -209,7 +209,14 @@ async fn a_hung_file_read_does_not_hold_up_a_cached_read() {
             .open(dir.token())
         {
             Ok(w) => break w,
-            Err(_) => real_pause().await,
+            Err(_) => {
+                let released = released_by_watchdog.load(Ordering::SeqCst);
+                assert!(
+                    !released,
+                    "the read blocked the runtime: the watchdog released it"
+                );
+                real_pause().await;
+            }
         }
     };
     // The read is in flight; cached reads on this runtime go on.
