@@ -47,6 +47,7 @@ PUBLISHED=(
   freshen-reqwest
   freshen-surf
   freshen-wasi-http
+  freshen-jwt
   freshen
   freshen-sim
   freshen-cli

@@ -37,6 +37,9 @@
 //!   the `metrics` facade. Their names and labels, and the span's fields,
 //!   are in one table: the README's "Observability" section (below, and on
 //!   the repository's front page).
+//! - `jwt`: [`jwt`] (freshen-jwt): credentials made for every attempt —
+//!   `private_key_jwt` and `client_secret_jwt` client assertions, the
+//!   JWT-bearer grant, tokens read from rotating files (workload identity).
 //! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
 //!   and holds the machine and the wire only.
 //!
@@ -112,7 +115,8 @@
         feature = "surf",
         feature = "wasi-http",
         feature = "tracing",
-        feature = "metadata"
+        feature = "metadata",
+        feature = "jwt"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -127,7 +131,8 @@
     feature = "ureq",
     feature = "reqwest",
     feature = "metadata",
-    feature = "wasi-http"
+    feature = "wasi-http",
+    feature = "jwt"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -197,6 +202,12 @@ pub use freshen_oauth as oauth;
 /// documented constants, the provider modules).
 #[cfg(feature = "metadata")]
 pub use freshen_metadata as metadata;
+
+/// freshen-jwt: credentials made for every attempt (signed client
+/// assertions, the JWT-bearer grant, rotating token files), given to
+/// [`OAuthSource::with_per_attempt`](oauth::OAuthSource::with_per_attempt).
+#[cfg(feature = "jwt")]
+pub use freshen_jwt as jwt;
 
 /// freshen-cache: the cache over any [`Runtime`](cache::Runtime), test
 /// clocks ([`ManualClock`](cache::ManualClock)), event sinks, and the

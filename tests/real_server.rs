@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use freshen_blocking::BlockingCache;
 use freshen_core::{BlockingTokenSource, Error, ErrorCode, ErrorKind, Event, Policy, TokenSource};
+use freshen_jwt::{ClientAssertion, JwtBearer, SigningKey, TokenFile};
 use freshen_oauth::transport::TransportConfig;
-use freshen_oauth::{AsyncTransport, ClientAuth, OAuthSource, TokenRequest, Transport};
+use freshen_oauth::{AsyncTransport, ClientAuth, OAuthSource, PerAttempt, TokenRequest, Transport};
 use freshen_reqwest::ReqwestTransport;
 use freshen_smol::{SmolCache, SmolRuntime};
 use freshen_surf::SurfTransport;
@@ -169,6 +170,7 @@ fn run_dir(server_dir: &Path) -> Result<std::path::PathBuf, String> {
     for name in [
         "start.sh",
         "stop.sh",
+        "test-only-keys",
         "server.mjs",
         "package.json",
         "package-lock.json",
@@ -234,9 +236,9 @@ fn served(token: &freshen_cache::TokenRef<'_>) -> Served {
     }
 }
 
-struct BlockingDriver(BlockingCache<OAuthSource<UreqTransport>>);
+struct BlockingDriver<P: PerAttempt = ()>(BlockingCache<OAuthSource<UreqTransport, P>>);
 
-impl Driver for BlockingDriver {
+impl<P: PerAttempt> Driver for BlockingDriver<P> {
     fn token(&self) -> Result<Served, Error> {
         self.0.token().map(|t| served(&t))
     }
@@ -245,12 +247,12 @@ impl Driver for BlockingDriver {
     }
 }
 
-struct TokioDriver {
-    cache: TokioCache<OAuthSource<ReqwestTransport>>,
+struct TokioDriver<P: PerAttempt = ()> {
+    cache: TokioCache<OAuthSource<ReqwestTransport, P>>,
     runtime: tokio::runtime::Runtime,
 }
 
-impl Driver for TokioDriver {
+impl<P: PerAttempt> Driver for TokioDriver<P> {
     fn token(&self) -> Result<Served, Error> {
         self.runtime
             .block_on(self.cache.token())
@@ -261,9 +263,9 @@ impl Driver for TokioDriver {
     }
 }
 
-struct SmolDriver<T: AsyncTransport>(SmolCache<OAuthSource<T>>);
+struct SmolDriver<T: AsyncTransport, P: PerAttempt = ()>(SmolCache<OAuthSource<T, P>>);
 
-impl<T: AsyncTransport> Driver for SmolDriver<T> {
+impl<T: AsyncTransport, P: PerAttempt> Driver for SmolDriver<T, P> {
     fn token(&self) -> Result<Served, Error> {
         smol::block_on(self.0.token()).map(|t| served(&t))
     }
@@ -282,10 +284,22 @@ fn record(events: &Events) -> impl Fn(&Event) + Send + Sync + 'static {
 /// A cache of transport `kind` for `client`, recording its events.
 fn driver(kind: Kind, client: ClientAuth, events: &Events) -> Box<dyn Driver> {
     let request = TokenRequest::client_credentials(token_url(), client);
+    driver_for(kind, request, (), events)
+}
+
+/// A cache of transport `kind` sending `request` with what `per_attempt`
+/// makes for each attempt, recording its events.
+fn driver_for<P: PerAttempt>(
+    kind: Kind,
+    request: TokenRequest,
+    per_attempt: P,
+    events: &Events,
+) -> Box<dyn Driver> {
     let config = TransportConfig::new();
     match kind {
         Kind::Ureq => {
-            let source = OAuthSource::new(request, UreqTransport::with_config(config));
+            let source = OAuthSource::new(request, UreqTransport::with_config(config))
+                .with_per_attempt(per_attempt);
             Box::new(BlockingDriver(
                 BlockingCache::builder(source)
                     .on_event(record(events))
@@ -299,7 +313,8 @@ fn driver(kind: Kind, client: ClientAuth, events: &Events) -> Box<dyn Driver> {
                 .build()
                 .unwrap();
             let source =
-                OAuthSource::new(request, ReqwestTransport::try_with_config(config).unwrap());
+                OAuthSource::new(request, ReqwestTransport::try_with_config(config).unwrap())
+                    .with_per_attempt(per_attempt);
             let cache =
                 TokioCache::builder(source, TokioRuntime::from_handle(runtime.handle().clone()))
                     .on_event(record(events))
@@ -307,7 +322,8 @@ fn driver(kind: Kind, client: ClientAuth, events: &Events) -> Box<dyn Driver> {
             Box::new(TokioDriver { cache, runtime })
         }
         Kind::UreqAsync => {
-            let source = OAuthSource::new(request, UreqTransport::with_config(config));
+            let source = OAuthSource::new(request, UreqTransport::with_config(config))
+                .with_per_attempt(per_attempt);
             Box::new(SmolDriver(
                 SmolCache::builder(source, SmolRuntime::new())
                     .on_event(record(events))
@@ -315,7 +331,8 @@ fn driver(kind: Kind, client: ClientAuth, events: &Events) -> Box<dyn Driver> {
             ))
         }
         Kind::Surf => {
-            let source = OAuthSource::new(request, SurfTransport::with_config(config));
+            let source = OAuthSource::new(request, SurfTransport::with_config(config))
+                .with_per_attempt(per_attempt);
             Box::new(SmolDriver(
                 SmolCache::builder(source, SmolRuntime::new())
                     .on_event(record(events))
@@ -394,8 +411,14 @@ fn each_transport(case: impl Fn(Kind) + Sync) {
 
 fn gets_a_token(kind: Kind, client: ClientAuth) {
     let events = Events::default();
-    let started = Instant::now();
     let cache = driver(kind, client, &events);
+    serves_one_token(kind, &*cache, &events);
+}
+
+/// One token from `cache`, with one success event, served again while fresh.
+fn serves_one_token(kind: Kind, cache: &dyn Driver, events: &Events) {
+    let events = Arc::clone(events);
+    let started = Instant::now();
     let token = cache
         .token()
         .unwrap_or_else(|e| panic!("{kind:?}: no token: {e}"));
@@ -434,16 +457,29 @@ fn client_secret_post_gets_a_token() {
 fn is_invalid_client(kind: Kind, client: ClientAuth) -> Error {
     let events = Events::default();
     let cache = driver(kind, client, &events);
+    refused_with(kind, &*cache, &events, ErrorCode::InvalidClient, 401)
+}
+
+/// `cache` gets no token but a permanent OAuth error `code` with `status`,
+/// and reports it in a `RefreshFailed` event.
+fn refused_with(
+    kind: Kind,
+    cache: &dyn Driver,
+    events: &Events,
+    code: ErrorCode,
+    status: u16,
+) -> Error {
+    let events = Arc::clone(events);
     let error = match cache.token() {
         Ok(_) => panic!("{kind:?}: a token with bad credentials"),
         Err(e) => e,
     };
     match error.kind() {
         ErrorKind::OAuth(e) => {
-            assert_eq!(e.code, ErrorCode::InvalidClient, "{kind:?}: {error}");
-            assert_eq!(e.status, 401, "{kind:?}: {error}");
+            assert_eq!(e.code, code, "{kind:?}: {error}");
+            assert_eq!(e.status, status, "{kind:?}: {error}");
         }
-        other => panic!("{kind:?}: expected invalid_client, got {other:?}: {error}"),
+        other => panic!("{kind:?}: expected {code:?}, got {other:?}: {error}"),
     }
     assert!(error.is_permanent(), "{kind:?}: {error:?}");
     let failed = wait_events(&events, |events| {
@@ -481,6 +517,13 @@ fn the_registered_auth_method_is_the_one_used() {
 fn refreshes_ahead(kind: Kind) {
     let events = Events::default();
     let cache = driver(kind, basic(), &events);
+    refreshes_ahead_with(kind, &*cache, &events);
+}
+
+/// Two lifetimes of calls to `cache`: several refreshes ahead of expiry,
+/// no failure, distinct tokens served in order.
+fn refreshes_ahead_with(kind: Kind, cache: &dyn Driver, events: &Events) {
+    let events = Arc::clone(events);
     let started = Instant::now();
     let first = cache.token().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     assert!(wait_events(&events, has_success), "{kind:?}: no event");
@@ -767,4 +810,332 @@ fn no_secret_or_token_in_any_debug_or_display() {
         }
     }
     println!("{texts} formatted values, {tokens} tokens and 6 secret forms checked: nothing shown");
+}
+
+// ---------------------------------------------------------------------------
+// e. Credentials made per attempt (freshen-jwt): private_key_jwt (RS256,
+//    ES256), client_secret_jwt (HS256), the JWT-bearer grant, and tokens
+//    read from a rotating file (workload identity). The server checks every
+//    assertion's signature, iss/sub/aud, exp, and refuses a jti it has seen.
+// ---------------------------------------------------------------------------
+
+const SECRET_JWT: &str = "test-only-hs256-secret-0123456789abcdef";
+const SERVICE_ACCOUNT: &str = "robot@freshen.test";
+
+fn key_file(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oauth-server/test-only-keys")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn rs256() -> SigningKey {
+    SigningKey::from_pem(&key_file("rsa.pem")).unwrap()
+}
+
+fn es256() -> SigningKey {
+    SigningKey::from_jwk(&key_file("ec.jwk.json")).unwrap()
+}
+
+fn hs256() -> SigningKey {
+    SigningKey::hs256(SECRET_JWT).unwrap()
+}
+
+/// Client credentials as `client_id`, authenticated by `auth`'s assertion.
+fn asserting(kind: Kind, client: ClientAuth, key: SigningKey, events: &Events) -> Box<dyn Driver> {
+    let request = TokenRequest::client_credentials(token_url(), client);
+    driver_for(kind, request, ClientAssertion::new(key), events)
+}
+
+fn assertion_clients() -> [(ClientAuth, fn() -> SigningKey); 3] {
+    [
+        (ClientAuth::private_key_jwt("freshen-pkjwt-rs"), rs256),
+        (ClientAuth::private_key_jwt("freshen-pkjwt-es"), es256),
+        (ClientAuth::client_secret_jwt("freshen-secret-jwt"), hs256),
+    ]
+}
+
+#[test]
+fn private_key_jwt_and_client_secret_jwt_get_tokens() {
+    each_transport(|kind| {
+        for (client, key) in assertion_clients() {
+            let events = Events::default();
+            serves_one_token(kind, &*asserting(kind, client, key(), &events), &events);
+        }
+    });
+}
+
+#[test]
+fn a_fresh_assertion_for_every_refresh() {
+    // The server refuses a jti it has already seen: several refreshes in a
+    // row succeed only if each attempt signed its own assertion.
+    each_transport(|kind| {
+        let events = Events::default();
+        let cache = asserting(
+            kind,
+            ClientAuth::private_key_jwt("freshen-pkjwt-es"),
+            es256(),
+            &events,
+        );
+        refreshes_ahead_with(kind, &*cache, &events);
+    });
+}
+
+#[test]
+fn a_wrong_key_is_a_permanent_invalid_client() {
+    each_transport(|kind| {
+        let wrong = [
+            // A key the server does not know.
+            (
+                ClientAuth::private_key_jwt("freshen-pkjwt-rs"),
+                SigningKey::from_pem(&key_file("rsa-wrong.pem")).unwrap(),
+            ),
+            // A known key, but another client's.
+            (ClientAuth::private_key_jwt("freshen-pkjwt-rs"), es256()),
+            // Another secret.
+            (
+                ClientAuth::client_secret_jwt("freshen-secret-jwt"),
+                SigningKey::hs256("another-secret-of-at-least-32-bytes!").unwrap(),
+            ),
+        ];
+        for (client, key) in wrong {
+            let events = Events::default();
+            refused_with(
+                kind,
+                &*asserting(kind, client, key, &events),
+                &events,
+                ErrorCode::InvalidClient,
+                401,
+            );
+        }
+    });
+}
+
+#[test]
+fn the_jwt_bearer_grant_gets_a_token_and_a_wrong_key_is_invalid_grant() {
+    each_transport(|kind| {
+        let request = || {
+            TokenRequest::jwt_bearer(token_url()).with_client(ClientAuth::public("freshen-grants"))
+        };
+        let events = Events::default();
+        let bearer = JwtBearer::new(rs256(), SERVICE_ACCOUNT).with_claim("scope", "api:read");
+        serves_one_token(
+            kind,
+            &*driver_for(kind, request(), bearer, &events),
+            &events,
+        );
+
+        let events = Events::default();
+        let wrong = JwtBearer::new(
+            SigningKey::from_pem(&key_file("rsa-wrong.pem")).unwrap(),
+            SERVICE_ACCOUNT,
+        );
+        refused_with(
+            kind,
+            &*driver_for(kind, request(), wrong, &events),
+            &events,
+            ErrorCode::InvalidGrant,
+            400,
+        );
+    });
+}
+
+/// A token file rewritten by "the kubelet" (this test, signing as the
+/// cluster with the test-only EC key).
+struct ProjectedToken {
+    dir: std::path::PathBuf,
+}
+
+impl ProjectedToken {
+    fn new(kind: Kind, name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("projected-{}-{name}-{kind:?}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        ProjectedToken { dir }
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.join("token")
+    }
+
+    /// Writes a new token as the kubelet does: to a new file, renamed over.
+    fn rotate(&self, token: &str) {
+        let next = self.dir.join("token.next");
+        std::fs::write(&next, token).unwrap();
+        std::fs::rename(&next, self.path()).unwrap();
+    }
+}
+
+impl Drop for ProjectedToken {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A JWT signed by `key` with `iss`, `sub` and `aud`, as a cluster issues
+/// projected service-account tokens (made here with freshen-jwt's signer).
+fn cluster_token(key: SigningKey, iss: &str, sub: &str, aud: &str) -> String {
+    let bearer = JwtBearer::new(key, iss)
+        .with_subject(sub)
+        .with_audience(aud);
+    let target = freshen_oauth::AttemptTarget {
+        client_id: None,
+        token_url: aud.into(),
+    };
+    bearer
+        .make_blocking(&target)
+        .unwrap()
+        .grant_assertion()
+        .unwrap()
+        .expose()
+        .to_string()
+}
+
+#[test]
+fn a_client_assertion_file_is_read_at_every_attempt() {
+    // Azure workload identity: AZURE_FEDERATED_TOKEN_FILE holds the client
+    // assertion. Each attempt must send what the file holds then.
+    each_transport(|kind| {
+        let file = ProjectedToken::new(kind, "assertion");
+        let id = "freshen-federated";
+        let signed = |key: SigningKey| cluster_token(key, id, id, &token_url());
+        file.rotate(&signed(es256()));
+        let events = Events::default();
+        let request =
+            TokenRequest::client_credentials(token_url(), ClientAuth::private_key_jwt(id));
+        let cache = driver_for(
+            kind,
+            request,
+            TokenFile::client_assertion(file.path()),
+            &events,
+        );
+        let first = cache.token().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+
+        // A token file signed by a stranger: the next attempt reads it and
+        // is refused, so the file really is read again.
+        file.rotate(&signed(
+            SigningKey::from_pem(&key_file("rsa-wrong.pem")).unwrap(),
+        ));
+        let events = Events::default();
+        let request =
+            TokenRequest::client_credentials(token_url(), ClientAuth::private_key_jwt(id));
+        let cache2 = driver_for(
+            kind,
+            request,
+            TokenFile::client_assertion(file.path()),
+            &events,
+        );
+        refused_with(kind, &*cache2, &events, ErrorCode::InvalidClient, 401);
+
+        // Rotated again, the first cache's next attempt uses the new file.
+        file.rotate(&signed(es256()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let t = cache.token().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            if t.generation > first.generation {
+                assert_ne!(t.secret, first.secret);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{kind:?}: no refresh in 30 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+}
+
+#[test]
+fn a_subject_token_file_is_exchanged_at_every_attempt() {
+    use freshen_oauth::TokenExchange;
+    use freshen_oauth::grant::TOKEN_TYPE_JWT;
+    each_transport(|kind| {
+        let file = ProjectedToken::new(kind, "subject");
+        let issue = |key: SigningKey, sub: &str| {
+            cluster_token(
+                key,
+                "https://cluster.freshen.test",
+                sub,
+                "freshen-federated",
+            )
+        };
+        let cache_for = |events: &Events| {
+            let request = TokenRequest::token_exchange(
+                token_url(),
+                TokenExchange::subject_per_attempt(TOKEN_TYPE_JWT),
+            )
+            .with_client(ClientAuth::public("freshen-grants"));
+            driver_for(kind, request, TokenFile::subject_token(file.path()), events)
+        };
+        file.rotate(&issue(es256(), "system:serviceaccount:default:one"));
+        let events = Events::default();
+        serves_one_token(kind, &*cache_for(&events), &events);
+
+        file.rotate(&issue(rs256(), "system:serviceaccount:default:two"));
+        let events = Events::default();
+        refused_with(
+            kind,
+            &*cache_for(&events),
+            &events,
+            ErrorCode::InvalidGrant,
+            400,
+        );
+    });
+}
+
+#[test]
+fn no_key_or_assertion_in_any_debug_or_display() {
+    let mut shown = Vec::new();
+    let mut forbidden: Vec<String> = vec![SECRET_JWT.into()];
+    for name in ["rsa.pem", "ec.pem", "rsa-wrong.pem"] {
+        // Any 24-character run of the base64 body would give the key away.
+        let pem = key_file(name);
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        forbidden.extend(
+            body.as_bytes()
+                .chunks(24)
+                .map(|c| String::from_utf8_lossy(c).into_owned()),
+        );
+    }
+    let jwk: serde_json::Value = serde_json::from_str(&key_file("ec.jwk.json")).unwrap();
+    forbidden.push(jwk["d"].as_str().unwrap().to_string());
+    let target = freshen_oauth::AttemptTarget {
+        client_id: Some("freshen-pkjwt-rs".into()),
+        token_url: token_url(),
+    };
+    for (client, key) in assertion_clients() {
+        let key = key();
+        shown.push(format!("{key:?} {key:#?} {client:?}"));
+        let assertion = ClientAssertion::new(key);
+        let made = assertion.make_blocking(&target).unwrap();
+        forbidden.push(made.client_assertion().unwrap().expose().to_string());
+        shown.push(format!("{assertion:?} {made:?} {made:#?}"));
+        let request = TokenRequest::client_credentials(token_url(), client);
+        let http = request.to_http_request_with(&made).unwrap();
+        shown.push(format!("{request:?} {http:?}"));
+        let source = OAuthSource::new(request, UreqTransport::with_config(TransportConfig::new()))
+            .with_per_attempt(assertion);
+        shown.push(format!("{source:?}"));
+        if let Err(e) = BlockingTokenSource::fetch(&source) {
+            shown.push(format!("{e} {e:?}"));
+        }
+    }
+    let events = Events::default();
+    let wrong = asserting(
+        Kind::Ureq,
+        ClientAuth::private_key_jwt("freshen-pkjwt-rs"),
+        SigningKey::from_pem(&key_file("rsa-wrong.pem")).unwrap(),
+        &events,
+    );
+    let e = wrong.token().err().unwrap();
+    shown.push(format!("{e} {e:?} {}", wrong.debug()));
+    for e in events.lock().unwrap().iter() {
+        shown.push(format!("{e} {e:?}"));
+    }
+    for text in &shown {
+        for secret in &forbidden {
+            assert!(
+                !text.contains(secret.as_str()),
+                "shown: …{}…",
+                text.replace(secret.as_str(), "<<HERE>>")
+            );
+        }
+    }
 }

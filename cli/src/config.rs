@@ -8,10 +8,11 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use freshen_core::{BlockingTokenSource, Error, ErrorKind, Secret};
 use freshen_oauth::transport::TransportConfig;
-use freshen_oauth::{ClientAuth, ConfigError, OAuthSource, TokenRequest};
+use freshen_oauth::{ConfigError, OAuthSource};
 use freshen_ureq::UreqTransport;
 use zeroize::Zeroizing;
 
+use crate::assertion::AssertionArgs;
 use crate::metadata::MetadataServer;
 
 /// How the client authenticates (RFC 6749 §2.3.1).
@@ -21,6 +22,9 @@ pub(crate) enum AuthMethod {
     Basic,
     /// In the form body (client_secret_post).
     Post,
+    /// A JWT signed with the secret for every attempt (client_secret_jwt,
+    /// HS256): the secret itself never crosses the wire.
+    ClientSecretJwt,
 }
 
 /// Where to get tokens from.
@@ -68,6 +72,9 @@ pub(crate) struct ClientArgs {
     /// Total timeout of one token request, in seconds (at least 1).
     #[arg(long, default_value_t = 30, value_parser = seconds_at_least_one)]
     pub timeout: u64,
+    /// Credentials made for every attempt (private keys, token files).
+    #[command(flatten)]
+    pub per_attempt: AssertionArgs,
 }
 
 /// A whole number of seconds, at least 1: zero would be silently useless
@@ -95,7 +102,8 @@ impl ClientArgs {
     /// The client secret, from the file or the environment, in buffers that
     /// are wiped on drop (a trailing newline of the file is dropped in
     /// place). An empty secret is refused by the library, like any other.
-    fn secret(&self) -> Result<Secret, Error> {
+    /// `None` when neither is set.
+    fn secret(&self) -> Result<Option<Secret>, Error> {
         let mut secret = match &self.client_secret_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -109,20 +117,21 @@ impl ClientArgs {
                 text.truncate(kept);
                 text
             }
-            None => Zeroizing::new(std::env::var("FRESHEN_CLIENT_SECRET").map_err(|_| {
-                config_error(
-                    "no client secret: set FRESHEN_CLIENT_SECRET or pass --client-secret-file",
-                )
-            })?),
+            None => match std::env::var("FRESHEN_CLIENT_SECRET") {
+                Ok(secret) => Zeroizing::new(secret),
+                Err(_) => return Ok(None),
+            },
         };
         // Moved, not copied, into the Secret (itself wiped on drop).
-        Ok(Secret::new(std::mem::take(&mut *secret)))
+        Ok(Some(Secret::new(std::mem::take(&mut *secret))))
     }
 
     /// The token source these arguments describe: a metadata server with
-    /// `--metadata`, otherwise client credentials over ureq, checked before any request is sent (the library's checks: the
-    /// token URL, the client id and secret, scopes and parameters; then the
-    /// transport's: plain http only to loopback).
+    /// `--metadata`, otherwise one over ureq (client credentials, or the
+    /// JWT-bearer grant or a token exchange, with what is made per
+    /// attempt), checked before any request is sent (the library's checks:
+    /// the token URL, the client id and secret, scopes and parameters; then
+    /// the transport's: plain http only to loopback).
     pub(crate) fn source(&self) -> Result<Box<dyn BlockingTokenSource>, Error> {
         let transport = TransportConfig::new()
             .with_timeout(Duration::from_secs(self.timeout))
@@ -133,13 +142,10 @@ impl ClientArgs {
         let (Some(token_url), Some(client_id)) = (&self.token_url, &self.client_id) else {
             return Err(config_error("--token-url and --client-id are required"));
         };
-        let secret = self.secret()?;
-        let client = match self.auth {
-            AuthMethod::Basic => ClientAuth::basic(client_id.clone(), secret),
-            AuthMethod::Post => ClientAuth::post(client_id.clone(), secret),
-        };
-        let mut request = TokenRequest::client_credentials(token_url.clone(), client)
-            .scopes(self.scopes.iter().filter(|s| !s.is_empty()).cloned());
+        let (request, made) = self
+            .per_attempt
+            .plan(token_url, client_id, self.auth, || self.secret())?;
+        let mut request = request.scopes(self.scopes.iter().filter(|s| !s.is_empty()).cloned());
         for a in &self.audiences {
             request = request.audience(a.clone());
         }
@@ -151,9 +157,8 @@ impl ClientArgs {
         }
         request.validate()?;
         freshen_oauth::transport::check_url(token_url, &transport)?;
-        Ok(Box::new(OAuthSource::new(
-            request,
-            UreqTransport::with_config(transport),
-        )))
+        Ok(Box::new(
+            OAuthSource::new(request, UreqTransport::with_config(transport)).with_per_attempt(made),
+        ))
     }
 }

@@ -8,7 +8,10 @@
 //! ```
 //!
 //! The client secret comes from `FRESHEN_CLIENT_SECRET` or
-//! `--client-secret-file`, never from a flag, and is never echoed.
+//! `--client-secret-file`, never from a flag, and is never echoed; so do
+//! private keys (`--private-key FILE`) and tokens read at every attempt
+//! (`--assertion-file`, `--subject-token-file`): files or the environment
+//! only.
 //!
 //! Exit codes: 0 success; 1 output could not be written; 2 bad flags; 3
 //! configuration cannot work (no secret, an empty client id, a refused URL);
@@ -19,6 +22,7 @@
 //! with the state at its end: 0 if it holds a usable token then, else the
 //! code of the last failure (see `freshen watch --help`).
 
+mod assertion;
 mod config;
 mod exit;
 mod metadata;

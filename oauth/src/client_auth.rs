@@ -14,7 +14,12 @@ use zeroize::Zeroizing;
 
 use freshen_core::{AuthMethod, ConfigError, Secret};
 
+use crate::AttemptCredentials;
 use crate::form;
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A client's identity and how it is sent. `Debug` redacts the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -57,6 +62,41 @@ impl ClientAuth {
             secret: None,
             method: AuthMethod::None,
         }
+    }
+
+    /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): the client
+    /// proves itself with a JWT signed by its private key, made anew for
+    /// every attempt and passed in
+    /// [`AttemptCredentials`] (freshen-jwt signs
+    /// one). Also the method of a client whose assertion is a token another
+    /// party issues and rotates in a file (workload identity federation).
+    /// No secret is held here: the key stays with the signer.
+    pub fn private_key_jwt(client_id: impl Into<String>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            secret: None,
+            method: AuthMethod::PrivateKeyJwt,
+        }
+    }
+
+    /// `client_secret_jwt` (OpenID Connect Core §9): a JWT signed with HMAC
+    /// over the client secret, made for every attempt like
+    /// [`ClientAuth::private_key_jwt`]'s; the secret stays with the signer
+    /// and never crosses the wire.
+    pub fn client_secret_jwt(client_id: impl Into<String>) -> Self {
+        ClientAuth {
+            client_id: client_id.into(),
+            secret: None,
+            method: AuthMethod::ClientSecretJwt,
+        }
+    }
+
+    /// Whether this method sends a `client_assertion` made per attempt.
+    pub fn uses_assertion(&self) -> bool {
+        matches!(
+            self.method,
+            AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt
+        )
     }
 
     /// The client id.
@@ -128,16 +168,33 @@ impl ClientAuth {
         Some(header)
     }
 
-    /// The body parameters this method adds.
-    pub(crate) fn body_params(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let (id, secret) = match self.method {
-            AuthMethod::ClientSecretBasic => (None, None),
-            AuthMethod::ClientSecretPost => (Some(self.client_id.as_str()), self.secret.as_ref()),
-            AuthMethod::None => (Some(self.client_id.as_str()), None),
-        };
-        id.map(|id| ("client_id", id))
-            .into_iter()
-            .chain(secret.map(|s| ("client_secret", s.expose())))
+    /// The body parameters this method adds. An assertion method takes its
+    /// `client_assertion` from `attempt`, and fails without one.
+    pub(crate) fn body_params<'a>(
+        &'a self,
+        attempt: &'a AttemptCredentials,
+    ) -> Result<Vec<(&'static str, &'a str)>, ConfigError> {
+        let id = ("client_id", self.client_id.as_str());
+        Ok(match self.method {
+            AuthMethod::ClientSecretBasic => Vec::new(),
+            AuthMethod::ClientSecretPost => core::iter::once(id)
+                .chain(self.secret.as_ref().map(|s| ("client_secret", s.expose())))
+                .collect(),
+            AuthMethod::None => alloc::vec![id],
+            AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt => {
+                let assertion =
+                    attempt
+                        .client_assertion()
+                        .ok_or(ConfigError::MissingPerAttempt {
+                            parameter: "client_assertion",
+                        })?;
+                alloc::vec![
+                    id,
+                    ("client_assertion_type", CLIENT_ASSERTION_TYPE_JWT_BEARER),
+                    ("client_assertion", assertion.expose()),
+                ]
+            }
+        })
     }
 }
 

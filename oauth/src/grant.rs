@@ -11,10 +11,15 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use freshen_core::Secret;
+use freshen_core::{ConfigError, Secret};
+
+use crate::AttemptCredentials;
 
 /// `grant_type` of RFC 8693 token exchange.
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// `grant_type` of the JWT-bearer grant (RFC 7523 §2.1).
+pub const GRANT_TYPE_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// RFC 8693 §3 token type: an OAuth 2.0 access token.
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -42,6 +47,10 @@ pub enum Grant {
     },
     /// RFC 8693: a token exchange.
     TokenExchange(TokenExchange),
+    /// RFC 7523 §2.1: a signed JWT as the grant (service-account keys). The
+    /// `assertion` is made anew for every attempt and passed in
+    /// [`AttemptCredentials`] (freshen-jwt signs one).
+    JwtBearer,
 }
 
 impl Grant {
@@ -51,30 +60,48 @@ impl Grant {
             Grant::ClientCredentials => "client_credentials",
             Grant::RefreshToken { .. } => "refresh_token",
             Grant::TokenExchange(_) => GRANT_TYPE_TOKEN_EXCHANGE,
+            Grant::JwtBearer => GRANT_TYPE_JWT_BEARER,
         }
     }
 
-    /// The secrets this grant sends.
+    /// The secrets this grant holds (those made per attempt are the
+    /// attempt's to list).
     pub(crate) fn secrets(&self) -> Vec<&str> {
         match self {
-            Grant::ClientCredentials => Vec::new(),
+            Grant::ClientCredentials | Grant::JwtBearer => Vec::new(),
             Grant::RefreshToken { refresh_token } => alloc::vec![refresh_token.expose()],
-            Grant::TokenExchange(x) => core::iter::once(x.subject_token.expose())
+            Grant::TokenExchange(x) => x
+                .subject_token
+                .iter()
+                .map(Secret::expose)
                 .chain(x.actor.as_ref().map(|(t, _)| t.expose()))
                 .collect(),
         }
     }
 
-    /// The body parameters of this grant after `grant_type`.
-    pub(crate) fn params(&self) -> Vec<(&'static str, &str)> {
-        match self {
+    /// The body parameters of this grant after `grant_type`, with what
+    /// `attempt` made for it; fails when a value it needs was not made.
+    pub(crate) fn params<'a>(
+        &'a self,
+        attempt: &'a AttemptCredentials,
+    ) -> Result<Vec<(&'static str, &'a str)>, ConfigError> {
+        let missing = |parameter| ConfigError::MissingPerAttempt { parameter };
+        Ok(match self {
             Grant::ClientCredentials => Vec::new(),
             Grant::RefreshToken { refresh_token } => {
                 alloc::vec![("refresh_token", refresh_token.expose())]
             }
+            Grant::JwtBearer => {
+                let assertion = attempt.grant_assertion().ok_or(missing("assertion"))?;
+                alloc::vec![("assertion", assertion.expose())]
+            }
             Grant::TokenExchange(x) => {
+                let subject = attempt
+                    .subject_token()
+                    .or(x.subject_token.as_ref())
+                    .ok_or(missing("subject_token"))?;
                 let mut p = alloc::vec![
-                    ("subject_token", x.subject_token.expose()),
+                    ("subject_token", subject.expose()),
                     ("subject_token_type", x.subject_token_type.as_str()),
                 ];
                 if let Some((token, token_type)) = &x.actor {
@@ -86,7 +113,7 @@ impl Grant {
                 }
                 p
             }
-        }
+        })
     }
 }
 
@@ -95,7 +122,7 @@ impl Grant {
 /// grant). `Debug` redacts the tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenExchange {
-    subject_token: Secret,
+    subject_token: Option<Secret>,
     subject_token_type: String,
     actor: Option<(Secret, String)>,
     requested_token_type: Option<String>,
@@ -106,7 +133,33 @@ impl TokenExchange {
     /// the `TOKEN_TYPE_*` URIs, or a provider's own).
     pub fn new(subject_token: impl Into<Secret>, subject_token_type: impl Into<String>) -> Self {
         TokenExchange {
-            subject_token: subject_token.into(),
+            subject_token: Some(subject_token.into()),
+            subject_token_type: subject_token_type.into(),
+            actor: None,
+            requested_token_type: None,
+        }
+    }
+
+    /// An exchange whose subject token is supplied anew for every attempt
+    /// ([`AttemptCredentials::with_subject_token`]): a Kubernetes projected
+    /// service-account token, rotated in its file by the kubelet, must be
+    /// read again each time (freshen-jwt's `TokenFile`), never kept.
+    ///
+    /// ```
+    /// use freshen_oauth::grant::{TokenExchange, TOKEN_TYPE_JWT};
+    /// use freshen_oauth::{AttemptCredentials, TokenRequest};
+    ///
+    /// let request = TokenRequest::token_exchange(
+    ///     "https://sts.example.com/token",
+    ///     TokenExchange::subject_per_attempt(TOKEN_TYPE_JWT),
+    /// );
+    /// let attempt = AttemptCredentials::new().with_subject_token("eyJ.read.now");
+    /// let http = request.to_http_request_with(&attempt).unwrap();
+    /// assert!(core::str::from_utf8(&http.body).unwrap().contains("subject_token=eyJ.read.now"));
+    /// ```
+    pub fn subject_per_attempt(subject_token_type: impl Into<String>) -> Self {
+        TokenExchange {
+            subject_token: None,
             subject_token_type: subject_token_type.into(),
             actor: None,
             requested_token_type: None,

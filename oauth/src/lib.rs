@@ -2,7 +2,9 @@
 //! (only the `std` feature's [`OAuthSource`] locks a mutex and reads the system clock).
 //!
 //! [`TokenRequest`] (RFC 6749 client credentials and refresh token, RFC 8693
-//! token exchange; [`ClientAuth`] per RFC 6749 §2.3) becomes an
+//! token exchange, the RFC 7523 JWT-bearer grant; [`ClientAuth`] per RFC
+//! 6749 §2.3, and `private_key_jwt`/`client_secret_jwt` per RFC 7523 §2.2),
+//! with the [`AttemptCredentials`] made for that attempt, becomes an
 //! [`HttpRequest`] that a [`Transport`] or [`AsyncTransport`] sends, and the
 //! [`HttpResponse`] it brings back goes through [`parse_token_response`]
 //! (with the wall-clock time, if the caller has one) to a [`ParsedToken`] or
@@ -47,6 +49,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod attempt;
 pub mod client_auth;
 pub mod grant;
 pub mod http;
@@ -65,6 +68,7 @@ mod hints;
 mod json;
 mod number;
 
+pub use attempt::AttemptCredentials;
 pub use client_auth::ClientAuth;
 pub use freshen_core::{AuthMethod, ConfigError, ErrorCode, OAuthError, ProviderError};
 pub use grant::{Grant, TokenExchange};
@@ -73,5 +77,5 @@ pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
 #[cfg(feature = "std")]
-pub use source::OAuthSource;
+pub use source::{AttemptTarget, OAuthSource, PerAttempt};
 pub use transport::{AsyncTransport, Transport};

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use freshen_core::Secret;
 use freshen_core::{Error, ErrorKind};
 
+use crate::attempt::AttemptCredentials;
 use crate::client_auth::ClientAuth;
 use crate::form;
 use crate::grant::{Grant, TokenExchange};
@@ -29,7 +30,7 @@ use freshen_core::ConfigError;
 /// Parameter names the builder writes itself; an extra parameter may not
 /// override one (a second `grant_type` or `client_secret` would be read
 /// differently by different servers).
-const RESERVED: [&str; 12] = [
+const RESERVED: [&str; 15] = [
     "grant_type",
     "client_id",
     "client_secret",
@@ -42,6 +43,9 @@ const RESERVED: [&str; 12] = [
     "actor_token",
     "actor_token_type",
     "requested_token_type",
+    "assertion",
+    "client_assertion",
+    "client_assertion_type",
 ];
 
 /// A token request: endpoint, grant, client and parameters. Build one with
@@ -91,6 +95,14 @@ impl TokenRequest {
             refresh_token: refresh_token.into(),
         };
         Self::new(token_url, grant).with_client(client)
+    }
+
+    /// The JWT-bearer grant (RFC 7523 §2.1), as service-account keys use it:
+    /// the assertion is signed anew for every attempt (freshen-jwt's
+    /// `JwtBearer`). Servers that want the client identified too take a
+    /// [`TokenRequest::with_client`].
+    pub fn jwt_bearer(token_url: impl Into<String>) -> Self {
+        Self::new(token_url, Grant::JwtBearer)
     }
 
     /// Token exchange (RFC 8693). Servers may take it unauthenticated; add a
@@ -182,10 +194,26 @@ impl TokenRequest {
     /// refresh, subject and actor tokens, extra parameter values) that the
     /// server echoed back (see [`ResponseError::redact`]).
     pub fn redact(&self, error: &mut ResponseError) {
+        self.redact_with(error, &AttemptCredentials::new());
+    }
+
+    /// [`TokenRequest::redact`], and also every value made for `attempt`
+    /// (assertions, a subject token read from a file).
+    pub fn redact_with(&self, error: &mut ResponseError, attempt: &AttemptCredentials) {
         let mut secrets: Vec<&str> = self.grant.secrets();
         secrets.extend(self.client.as_ref().and_then(ClientAuth::secret_str));
         secrets.extend(self.extra.iter().map(|(_, v)| v.as_str()));
+        secrets.extend(attempt.secrets());
         error.redact(&secrets);
+    }
+
+    /// Whether building this request needs values made for each attempt
+    /// ([`AttemptCredentials`]): a client assertion, a JWT-bearer
+    /// assertion, or a token exchange's subject token read per attempt.
+    pub fn needs_per_attempt(&self) -> bool {
+        let empty = AttemptCredentials::new();
+        self.client.as_ref().is_some_and(ClientAuth::uses_assertion)
+            || self.grant.params(&empty).is_err()
     }
 
     /// How the response to this request is parsed: the defaults, with
@@ -201,11 +229,26 @@ impl TokenRequest {
     /// client id with `:` under HTTP Basic, an empty client secret; an empty
     /// scope or one containing whitespace (it would silently become
     /// several); an extra parameter that overrides one the builder writes.
+    /// A request that needs values made per attempt
+    /// ([`TokenRequest::needs_per_attempt`]) fails here with
+    /// [`ConfigError::MissingPerAttempt`]: build it with
+    /// [`TokenRequest::to_http_request_with`].
     pub fn to_http_request(&self) -> Result<HttpRequest, Error> {
+        self.to_http_request_with(&AttemptCredentials::new())
+    }
+
+    /// The HTTP request to send for one attempt, with the values made for it
+    /// (a signed client assertion, a JWT-bearer assertion, a subject token
+    /// read just now): the one place the form is built. Fails like
+    /// [`TokenRequest::to_http_request`], and with
+    /// [`ConfigError::MissingPerAttempt`] when the client's method or the
+    /// grant needs a value `attempt` does not have.
+    pub fn to_http_request_with(&self, attempt: &AttemptCredentials) -> Result<HttpRequest, Error> {
         self.validate()?;
+        let config = |e| Error::permanent(ErrorKind::Config(e));
         let scope = self.scopes.join(" ");
         let mut params: Vec<(&str, &str)> = alloc::vec![("grant_type", self.grant.grant_type())];
-        params.extend(self.grant.params());
+        params.extend(self.grant.params(attempt).map_err(config)?);
         if !scope.is_empty() {
             params.push(("scope", scope.as_str()));
         }
@@ -213,9 +256,7 @@ impl TokenRequest {
         params.extend(self.resources.iter().map(|r| ("resource", r.as_str())));
         params.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         if let Some(client) = &self.client {
-            for (name, value) in client.body_params() {
-                params.push((name, value));
-            }
+            params.extend(client.body_params(attempt).map_err(config)?);
         }
 
         // One allocation of the exact size, wiped on drop: a body holding a

@@ -278,7 +278,7 @@ fn secrets_never_show_in_debug() {
         .with_actor("ACTOR-SECRET", TOKEN_TYPE_JWT);
     let requests = [
         TokenRequest::refresh(URL, client.clone(), "REFRESH-SECRET")
-            .param("client_assertion", "EXTRA-SECRET"),
+            .param("device_secret", "EXTRA-SECRET"),
         TokenRequest::client_credentials(URL, basic.clone()),
         TokenRequest::token_exchange(URL, exchange.clone()).with_client(client.clone()),
     ];

@@ -15,9 +15,13 @@
 //
 // Prints (and flushes) `listening on http://127.0.0.1:<port>` once ready.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+import { jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
 
 const HOST = '127.0.0.1';
@@ -61,6 +65,85 @@ export const CLIENTS = [
   },
 ];
 
+// Test-only keys, committed as such (test-only-keys/README.md): the
+// clients that authenticate with private_key_jwt register their public
+// halves here, and the Rust tests sign with the private halves.
+const KEY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'test-only-keys');
+const publicJwk = (file, kid, alg) => ({
+  ...createPublicKey(createPrivateKey(readFileSync(join(KEY_DIR, file)))).export({ format: 'jwk' }),
+  kid,
+  alg,
+  use: 'sig',
+});
+const RSA_JWK = publicJwk('rsa.pem', 'test-rsa', 'RS256');
+const EC_JWK = publicJwk('ec.pem', 'test-ec', 'ES256');
+
+// client_secret_jwt: HS256 needs a secret of at least 32 bytes.
+export const SECRET_JWT = 'test-only-hs256-secret-0123456789abcdef';
+const GRANT_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+// The issuer of the JWT-bearer grant's assertions (a service account), who
+// signs with rsa.pem, and the "cluster" whose projected service-account
+// tokens (signed with ec.pem) the token exchange accepts as subject tokens.
+const SERVICE_ACCOUNT = 'robot@freshen.test';
+const CLUSTER_ISSUER = 'https://cluster.freshen.test';
+const CLUSTER_AUDIENCE = 'freshen-federated';
+
+CLIENTS.push(
+  {
+    client_id: 'freshen-pkjwt-rs',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'RS256',
+    jwks: { keys: [RSA_JWK] },
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'api:read api:write',
+  },
+  {
+    client_id: 'freshen-pkjwt-es',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [EC_JWK] },
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'api:read api:write',
+  },
+  {
+    client_id: 'freshen-secret-jwt',
+    client_secret: SECRET_JWT,
+    token_endpoint_auth_method: 'client_secret_jwt',
+    token_endpoint_auth_signing_alg: 'HS256',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'api:read api:write',
+  },
+  // Workload identity, Azure's way: the client assertion is a projected
+  // service-account token of the cluster (ec.pem), read from a file.
+  {
+    client_id: 'freshen-federated',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [EC_JWK] },
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'api:read api:write',
+  },
+  // The JWT-bearer grant and the token exchange: a public client (the
+  // credential is the grant's own assertion or subject token).
+  {
+    client_id: 'freshen-grants',
+    token_endpoint_auth_method: 'none',
+    grant_types: [GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'api:read api:write',
+  },
+);
+
 // Ephemeral RS256 signing key (RS256 is the clients' default
 // id_token_signed_response_alg) so the provider does not fall back to its
 // built-in development keys. Nothing we issue is signed: tokens are opaque.
@@ -90,6 +173,53 @@ server.listen(port, HOST, () => {
       ClientCredentials: tokenTtl,
     },
   });
+
+  // oidc-provider has neither the JWT-bearer grant (RFC 7523 §2.1) nor the
+  // token exchange (RFC 8693): each is registered here, checking its
+  // assertion with jose as a provider would, and issuing a client
+  // credentials token of TOKEN_TTL for it.
+  const issue = async (ctx, next) => {
+    const token = new ctx.oidc.provider.ClientCredentials({ client: ctx.oidc.client });
+    ctx.body = { access_token: await token.save(), expires_in: token.expiration, token_type: 'Bearer' };
+    await next();
+  };
+  const refuse = (ctx, what, err) => {
+    console.log(`${what}: refused: ${err.code ?? err.name}: ${err.message}`);
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_grant', error_description: `${what} is not valid` };
+  };
+  const serviceAccountKey = createPublicKey(createPrivateKey(readFileSync(join(KEY_DIR, 'rsa.pem'))));
+  const clusterKey = createPublicKey(createPrivateKey(readFileSync(join(KEY_DIR, 'ec.pem'))));
+  provider.registerGrantType(GRANT_JWT_BEARER, async (ctx, next) => {
+    try {
+      const { payload } = await jwtVerify(ctx.oidc.params.assertion ?? '', serviceAccountKey, {
+        issuer: SERVICE_ACCOUNT,
+        audience: `${issuer}/token`,
+        algorithms: ['RS256'],
+        requiredClaims: ['exp', 'iat', 'jti'],
+      });
+      console.log(`jwt-bearer: accepted jti=${payload.jti} scope=${payload.scope ?? '-'}`);
+    } catch (err) {
+      return refuse(ctx, 'the assertion', err);
+    }
+    return issue(ctx, next);
+  }, ['assertion']);
+  provider.registerGrantType(GRANT_TOKEN_EXCHANGE, async (ctx, next) => {
+    try {
+      if (ctx.oidc.params.subject_token_type !== 'urn:ietf:params:oauth:token-type:jwt') {
+        throw new Error(`subject_token_type ${ctx.oidc.params.subject_token_type}`);
+      }
+      const { payload } = await jwtVerify(ctx.oidc.params.subject_token ?? '', clusterKey, {
+        issuer: CLUSTER_ISSUER,
+        audience: CLUSTER_AUDIENCE,
+        algorithms: ['ES256'],
+      });
+      console.log(`token-exchange: accepted sub=${payload.sub}`);
+    } catch (err) {
+      return refuse(ctx, 'the subject token', err);
+    }
+    return issue(ctx, next);
+  }, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience']);
 
   if (strictAuthMethod) {
     // oidc-provider treats client_secret_basic and client_secret_post as

@@ -20,6 +20,13 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A public client: `client_id` in the body, no secret.
     None,
+    /// A JWT signed with the client's private key, made for each attempt
+    /// (RFC 7523 §2.2, OpenID Connect Core §9), or a signed token read from
+    /// a file that another party keeps fresh (workload identity federation).
+    PrivateKeyJwt,
+    /// A JWT signed (HMAC) with the client secret, made for each attempt:
+    /// the secret itself never crosses the wire (OpenID Connect Core §9).
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
@@ -29,6 +36,8 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::None => "none",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
         }
     }
 }
@@ -88,6 +97,14 @@ pub enum ConfigError {
     ReservedParameter {
         /// The parameter's name (its value is never shown).
         name: String,
+    },
+    /// The request needs a value made for each attempt (a signed client
+    /// assertion, a JWT-bearer grant's assertion, a subject token read from
+    /// a file) and none was supplied: send it through a source that makes
+    /// one (freshen-oauth's `OAuthSource::with_per_attempt`).
+    MissingPerAttempt {
+        /// The form parameter that has no value (`client_assertion`, …).
+        parameter: &'static str,
     },
     /// Anything else: a refused redirect, an HTTP client that cannot be
     /// built, a custom source's own configuration problem.
@@ -153,6 +170,10 @@ impl fmt::Display for ConfigError {
             ConfigError::ReservedParameter { name } => write!(
                 f,
                 "extra parameter {name:?} would override one the request sets itself"
+            ),
+            ConfigError::MissingPerAttempt { parameter } => write!(
+                f,
+                "the request needs a {parameter} made for each attempt and none was supplied"
             ),
             ConfigError::Other(why) => f.write_str(why),
         }
