@@ -55,6 +55,9 @@ pub mod response_error;
 /// `std` only: the one module that locks and reads the system clock.
 #[cfg(feature = "std")]
 pub mod source;
+/// `std` only: where a refresh token survives a restart (the contract).
+#[cfg(feature = "std")]
+pub mod store;
 pub mod transport;
 
 mod date;
@@ -73,4 +76,6 @@ pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
 #[cfg(feature = "std")]
 pub use source::OAuthSource;
+#[cfg(feature = "std")]
+pub use store::{MemoryStore, StoreLock, StoredToken, TokenStore};
 pub use transport::{AsyncTransport, Transport};
