@@ -38,6 +38,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PUBLISHED=(
   freshen-core
   freshen-oauth
+  freshen-store
   freshen-cache
   freshen-tokio
   freshen-smol
