@@ -52,6 +52,9 @@ pub mod http;
 pub mod request;
 pub mod response;
 pub mod response_error;
+/// `std` only: the key of a token, for keyed caches.
+#[cfg(feature = "std")]
+pub mod shape;
 /// `std` only: the one module that locks and reads the system clock.
 #[cfg(feature = "std")]
 pub mod source;
@@ -74,6 +77,8 @@ pub use http::{HttpRequest, HttpResponse, Method, append_wiping};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
+#[cfg(feature = "std")]
+pub use shape::ShapeKey;
 #[cfg(feature = "std")]
 pub use source::OAuthSource;
 #[cfg(feature = "std")]

@@ -196,6 +196,17 @@ impl TokenRequest {
         }
     }
 
+    /// This request with its scope, audience and resource sets sorted and
+    /// without repeats (see [`TokenRequest::shape_key`]).
+    #[cfg(feature = "std")]
+    pub(crate) fn normalized(&self) -> TokenRequest {
+        let mut request = self.clone();
+        crate::shape::as_set(&mut request.scopes);
+        crate::shape::as_set(&mut request.audiences);
+        crate::shape::as_set(&mut request.resources);
+        request
+    }
+
     /// Removes from `error` every secret this request sends (client secret,
     /// refresh, subject and actor tokens, extra parameter values) that the
     /// server echoed back (see [`ResponseError::redact`]).
