@@ -18,6 +18,7 @@ mod cache;
 mod changes;
 mod clock;
 pub mod driver;
+pub mod keyed;
 mod random;
 mod read_path;
 mod runtime;
@@ -30,6 +31,7 @@ mod tracing_events;
 
 pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
+pub use keyed::{KeyedCache, KeyedCacheBuilder, registry};
 pub use runtime::{BoxTask, Clock, Runtime};
 pub use token_ref::TokenRef;
 #[cfg(feature = "tracing")]
