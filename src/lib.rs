@@ -26,14 +26,24 @@
 //!   `surf` (smol family; opt-in only: surf is unmaintained upstream).
 //! - `tracing`: [`cache::tracing_events`], an event sink that logs through
 //!   `tracing`.
-//! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
-//!   and holds the machine and the wire only.
+//! - `std` (default): [`OAuthSource`], [`ShapeKey`], the [`TokenStore`]
+//!   contract and [`MemoryStore`]. Without it, the facade is `no_std` and
+//!   holds the machine and the wire only.
+//! - `file-store`: [`FileStore`] (freshen-store), where a rotated refresh
+//!   token survives a restart and is shared safely between processes.
+//! - `ureq-platform-roots`, `reqwest-native-roots`: the platform's root
+//!   store for the transport's TLS (see each transport's docs; bring your
+//!   own client with `UreqTransport::from_agent` or
+//!   `ReqwestTransport::from_client`).
 //!
 //! # The top level
 //!
 //! - Caches: [`TokioCache`] and [`TokioRuntime`], [`SmolCache`] and
 //!   [`SmolRuntime`], [`BlockingCache`]; what they hand out, [`TokenRef`]
-//!   (a [`Token`]).
+//!   (a [`Token`]). Many tokens per process: [`KeyedCache`] of caches,
+//!   keyed by [`ShapeKey`], and the opt-in process-wide [`registry`].
+//! - Refresh tokens that survive a restart: [`TokenStore`],
+//!   [`FileStore`], [`MemoryStore`] ([`OAuthSource::with_store`]).
 //! - The OAuth request and source: [`TokenRequest`], [`ClientAuth`],
 //!   [`OAuthSource`]; any other source implements [`TokenSource`] or
 //!   [`BlockingTokenSource`] and returns a [`Fetched`] (boxed, a
@@ -99,7 +109,8 @@
         feature = "ureq",
         feature = "reqwest",
         feature = "surf",
-        feature = "tracing"
+        feature = "tracing",
+        feature = "file-store"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -112,7 +123,8 @@
     feature = "smol",
     feature = "blocking",
     feature = "ureq",
-    feature = "reqwest"
+    feature = "reqwest",
+    feature = "file-store"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -130,6 +142,16 @@ pub use freshen_cache::TokenRef;
 pub use freshen_smol::{SmolCache, SmolRuntime};
 #[cfg(feature = "tokio")]
 pub use freshen_tokio::{TokioCache, TokioRuntime};
+// Many tokens per process.
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+pub use freshen_cache::{KeyedCache, registry};
+#[cfg(feature = "std")]
+pub use freshen_oauth::ShapeKey;
+// Refresh tokens that survive a restart.
+#[cfg(feature = "std")]
+pub use freshen_oauth::{MemoryStore, StoredToken, TokenStore};
+#[cfg(feature = "file-store")]
+pub use freshen_store::FileStore;
 
 // The OAuth request and source; the source contracts.
 pub use freshen_core::{BlockingTokenSource, DynTokenSource, Fetched, TokenSource};
