@@ -203,8 +203,10 @@ impl<K: Hash + Eq, C, Clk: Clock> KeyedCache<K, C, Clk> {
 
     /// `key`'s value, built with `build` on the key's first use. Concurrent
     /// first uses of one key call `build` once (under the shard's write
-    /// lock: keep it short — building a cache is). Inserting into a full
-    /// shard evicts its idle keys, then its least recently used one.
+    /// lock: keep it short — building a cache is — and do not use this
+    /// keyed cache from it, which would wait on that lock for ever).
+    /// Inserting into a full shard evicts its idle keys, then its least
+    /// recently used one.
     pub fn get_or_insert_with(&self, key: &K, build: impl FnOnce() -> C) -> C
     where
         K: Clone,
