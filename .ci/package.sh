@@ -39,6 +39,7 @@ PUBLISHED=(
   freshen-core
   freshen-oauth
   freshen-metadata
+  freshen-store
   freshen-cache
   freshen-tokio
   freshen-smol

@@ -40,14 +40,24 @@
 //! - `jwt`: [`jwt`] (freshen-jwt): credentials made for every attempt —
 //!   `private_key_jwt` and `client_secret_jwt` client assertions, the
 //!   JWT-bearer grant, tokens read from rotating files (workload identity).
-//! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
-//!   and holds the machine and the wire only.
+//! - `std` (default): [`OAuthSource`], [`ShapeKey`], the [`TokenStore`]
+//!   contract and [`MemoryStore`]. Without it, the facade is `no_std` and
+//!   holds the machine and the wire only.
+//! - `file-store`: [`FileStore`] (freshen-store), where a rotated refresh
+//!   token survives a restart and is shared safely between processes.
+//! - `ureq-platform-roots`, `reqwest-native-roots`: the platform's root
+//!   store for the transport's TLS (see each transport's docs; bring your
+//!   own client with `UreqTransport::from_agent` or
+//!   `ReqwestTransport::from_client`).
 //!
 //! # The top level
 //!
 //! - Caches: [`TokioCache`] and [`TokioRuntime`], [`SmolCache`] and
 //!   [`SmolRuntime`], [`BlockingCache`]; what they hand out, [`TokenRef`]
-//!   (a [`Token`]).
+//!   (a [`Token`]). Many tokens per process: [`KeyedCache`] of caches,
+//!   keyed by [`ShapeKey`], and the opt-in process-wide [`registry`].
+//! - Refresh tokens that survive a restart: [`TokenStore`],
+//!   [`FileStore`], [`MemoryStore`] ([`OAuthSource::with_store`]).
 //! - The OAuth request and source: [`TokenRequest`], [`ClientAuth`],
 //!   [`OAuthSource`]; any other source implements [`TokenSource`] or
 //!   [`BlockingTokenSource`] and returns a [`Fetched`] (boxed, a
@@ -116,7 +126,8 @@
         feature = "wasi-http",
         feature = "tracing",
         feature = "metadata",
-        feature = "jwt"
+        feature = "jwt",
+        feature = "file-store"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -132,7 +143,8 @@
     feature = "reqwest",
     feature = "metadata",
     feature = "wasi-http",
-    feature = "jwt"
+    feature = "jwt",
+    feature = "file-store"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -150,6 +162,16 @@ pub use freshen_cache::TokenRef;
 pub use freshen_smol::{SmolCache, SmolRuntime};
 #[cfg(feature = "tokio")]
 pub use freshen_tokio::{TokioCache, TokioRuntime};
+// Many tokens per process.
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+pub use freshen_cache::{KeyedCache, registry};
+#[cfg(feature = "std")]
+pub use freshen_oauth::ShapeKey;
+// Refresh tokens that survive a restart.
+#[cfg(feature = "std")]
+pub use freshen_oauth::{MemoryStore, StoredToken, TokenStore};
+#[cfg(feature = "file-store")]
+pub use freshen_store::FileStore;
 
 // The OAuth request and source; the source contracts.
 pub use freshen_core::{BlockingTokenSource, DynTokenSource, Fetched, TokenSource};

@@ -30,6 +30,7 @@ mod cache;
 mod changes;
 mod clock;
 pub mod driver;
+pub mod keyed;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 mod observe;
 mod random;
@@ -44,6 +45,7 @@ mod tracing_events;
 
 pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
+pub use keyed::{KeyedCache, KeyedCacheBuilder, registry};
 pub use runtime::{BoxTask, Clock, Runtime};
 pub use token_ref::TokenRef;
 #[cfg(feature = "tracing")]

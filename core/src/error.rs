@@ -97,6 +97,10 @@ pub enum ErrorKind {
     /// The caller's request to the source was malformed or misconfigured
     /// (see [`ConfigError`]: it says what to fix).
     Config(ConfigError),
+    /// A token store (where a refresh token survives a restart) could not
+    /// be locked, read or written, or held something unreadable. The text
+    /// says which file and what, never its contents.
+    Store(String),
 }
 
 /// A shared, cloneable error from one attempt. Every waiter of the attempt
@@ -283,6 +287,7 @@ impl fmt::Display for Error {
             }
             ErrorKind::Closed => f.write_str("token cache was shut down")?,
             ErrorKind::Config(why) => write!(f, "token request misconfigured: {why}")?,
+            ErrorKind::Store(why) => write!(f, "token store failed: {why}")?,
         }
         if let Some(after) = self.0.retry_after {
             write!(f, " (server asks to retry after {}s)", after.as_secs())?;

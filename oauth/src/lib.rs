@@ -56,9 +56,15 @@ pub mod http;
 pub mod request;
 pub mod response;
 pub mod response_error;
+/// `std` only: the key of a token, for keyed caches.
+#[cfg(feature = "std")]
+pub mod shape;
 /// `std` only: the one module that locks and reads the system clock.
 #[cfg(feature = "std")]
 pub mod source;
+/// `std` only: where a refresh token survives a restart (the contract).
+#[cfg(feature = "std")]
+pub mod store;
 pub mod transport;
 
 mod date;
@@ -76,6 +82,9 @@ pub use http::{HttpRequest, HttpResponse, Method, append_wiping};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
+pub use shape::ShapeKey;
 #[cfg(feature = "std")]
 pub use source::{AttemptTarget, OAuthSource, PerAttempt};
+#[cfg(feature = "std")]
+pub use store::{MemoryStore, StoreLock, StoredToken, TokenStore};
 pub use transport::{AsyncTransport, Transport};

@@ -179,15 +179,44 @@ impl TokenRequest {
     /// already retired (which would be `invalid_grant`, or with reuse
     /// detection, a revoked session). Returns whether the token held changed.
     pub fn rotate_refresh_token(&mut self, response: &ParsedToken) -> bool {
-        match (&mut self.grant, &response.refresh_token) {
-            (Grant::RefreshToken { refresh_token }, Some(new))
-                if !new.is_empty() && refresh_token != new =>
-            {
+        match &response.refresh_token {
+            Some(new) => self.replace_refresh_token(new),
+            None => false,
+        }
+    }
+
+    /// The refresh token this request presents, when it is a refresh-token
+    /// request.
+    pub fn refresh_token(&self) -> Option<&Secret> {
+        match &self.grant {
+            Grant::RefreshToken { refresh_token } => Some(refresh_token),
+            _ => None,
+        }
+    }
+
+    /// Presents `new` from now on (a rotated token, or one read back from a
+    /// [`TokenStore`](crate::store::TokenStore)). Only a refresh-token
+    /// request has one to replace, and an empty token is ignored. Returns
+    /// whether the token held changed.
+    pub fn replace_refresh_token(&mut self, new: &Secret) -> bool {
+        match &mut self.grant {
+            Grant::RefreshToken { refresh_token } if !new.is_empty() && refresh_token != new => {
                 *refresh_token = new.clone();
                 true
             }
             _ => false,
         }
+    }
+
+    /// This request with its scope, audience and resource sets sorted and
+    /// without repeats (see [`TokenRequest::shape_key`]).
+    #[cfg(feature = "std")]
+    pub(crate) fn normalized(&self) -> TokenRequest {
+        let mut request = self.clone();
+        crate::shape::as_set(&mut request.scopes);
+        crate::shape::as_set(&mut request.audiences);
+        crate::shape::as_set(&mut request.resources);
+        request
     }
 
     /// Removes from `error` every secret this request sends (client secret,

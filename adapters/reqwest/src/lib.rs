@@ -1,7 +1,10 @@
 //! freshen-reqwest: an async [`AsyncTransport`] for freshen over [reqwest]
 //! 0.12 — I/O only: it parses no token and decides no rule (both are
 //! freshen-oauth's). The transport for the tokio family; TLS by rustls
-//! (ring, webpki roots).
+//! (ring, webpki roots; with the `native-roots` feature the platform's
+//! root store is trusted as well, through rustls-native-certs). Bring your
+//! own client with [`ReqwestTransport::with_client_builder`] (freshen's
+//! rules kept whole) or [`ReqwestTransport::from_client`].
 //!
 //! [`ReqwestTransport`] applies the rules every freshen transport shares
 //! (see [`freshen_oauth::transport`]):
@@ -64,6 +67,10 @@ use zeroize::Zeroizing;
 pub struct ReqwestTransport {
     client: Result<reqwest::Client, Error>,
     config: TransportConfig,
+    /// The caller built the client ([`ReqwestTransport::from_client`]):
+    /// freshen's timeout and `User-Agent` go on each request, and a
+    /// response from another origin is refused.
+    byo: bool,
 }
 
 impl fmt::Debug for ReqwestTransport {
@@ -140,7 +147,50 @@ impl ReqwestTransport {
                     format!("cannot build the HTTP client: {}", chain(&e)).into(),
                 ))
             });
-        ReqwestTransport { client, config }
+        ReqwestTransport {
+            client,
+            config,
+            byo: false,
+        }
+    }
+
+    /// A transport over a client you built and may share with the rest of
+    /// your program (one connection pool): its proxy, its root
+    /// certificates, its mTLS identity for RFC 8705 `tls_client_auth`
+    /// (with [`ClientAuth::public`] naming the client in the body).
+    /// freshen's total timeout and `User-Agent` are set on each request;
+    /// error statuses come back as responses (reqwest's default).
+    ///
+    /// Redirects follow the client's own policy, which freshen cannot
+    /// change: build the client with `redirect::Policy::none()` (a
+    /// redirect then fails as a token response), or prefer
+    /// [`with_client_builder`](Self::with_client_builder), which keeps
+    /// freshen's same-origin rule. A response that arrives from another
+    /// origin is refused here, but a 307/308 has by then resent the
+    /// request body (the client's credentials) to that origin. The connect
+    /// timeout is the client's.
+    ///
+    /// ```no_run
+    /// use freshen_oauth::transport::TransportConfig;
+    /// use freshen_reqwest::ReqwestTransport;
+    ///
+    /// # fn run(pem: &[u8]) -> Result<(), reqwest::Error> {
+    /// let client = reqwest::Client::builder()
+    ///     .identity(reqwest::Identity::from_pem(pem)?) // mTLS (RFC 8705)
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()?;
+    /// let transport = ReqwestTransport::from_client(client, TransportConfig::default());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// [`ClientAuth::public`]: freshen_oauth::ClientAuth::public
+    pub fn from_client(client: reqwest::Client, config: TransportConfig) -> Self {
+        ReqwestTransport {
+            client: Ok(client),
+            config,
+            byo: true,
+        }
     }
 
     /// The settings this transport applies.
@@ -156,6 +206,11 @@ impl ReqwestTransport {
             Method::Get => reqwest::Method::GET,
         };
         let mut builder = client.request(method, request.url.as_str());
+        if self.byo {
+            builder = builder
+                .timeout(self.config.timeout())
+                .header(reqwest::header::USER_AGENT, self.config.user_agent());
+        }
         for (name, value) in &request.headers {
             if !is_transport_header(name) {
                 let mut value = HeaderValue::from_str(value.as_str()).map_err(|_| {
@@ -179,6 +234,10 @@ impl ReqwestTransport {
         }
         let url = request.url;
         let mut response = builder.send().await.map_err(|e| self.map_error(e, &url))?;
+        if self.byo && !redirect_allowed(&url, response.url().as_str()) {
+            // The caller's client followed a redirect freshen would not.
+            return Err(refused_redirect(&url, response.url().as_str()));
+        }
         let status = response.status().as_u16();
         let headers = response
             .headers()

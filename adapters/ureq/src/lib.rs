@@ -1,6 +1,9 @@
 //! freshen-ureq: a blocking [`Transport`] for freshen over [ureq] 3 — I/O
 //! only: it parses no token and decides no rule (both are freshen-oauth's).
-//! TLS by rustls (ring, webpki roots).
+//! TLS by rustls (ring, webpki roots; the platform's verifier and root
+//! store with the `platform-roots` feature). Bring your own [`Agent`]
+//! (a proxy, custom roots, an mTLS client certificate) with
+//! [`UreqTransport::from_agent`].
 //!
 //! [`UreqTransport`] applies the rules every freshen transport shares
 //! (see [`freshen_oauth::transport`]):
@@ -95,17 +98,46 @@ impl UreqTransport {
 
     /// A transport with `config`.
     pub fn with_config(config: TransportConfig) -> Self {
-        let agent: Agent = Agent::config_builder()
-            // The OAuth2 error is in the body of a 400/401: keep it.
-            .http_status_as_error(false)
-            // Redirects are followed by hand, under `redirect_target`'s rule.
-            .max_redirects(0)
-            .timeout_connect(Some(config.connect_timeout()))
-            .timeout_global(Some(config.timeout()))
-            .user_agent(config.user_agent())
-            .build()
-            .into();
+        Self::from_agent(Agent::config_builder().build().into(), config)
+    }
+
+    /// A transport over your own [`Agent`]: its proxy, its TLS settings
+    /// (extra or custom root certificates, or an mTLS client certificate
+    /// for RFC 8705 `tls_client_auth`, with [`ClientAuth::public`] naming
+    /// the client in the body), its connection pool shared with the rest of
+    /// your program. freshen's rules still hold for every token request:
+    /// its timeouts, `User-Agent`, error statuses returned as responses,
+    /// redirects followed by hand within one origin (the agent's own
+    /// redirect and status settings are overridden per request).
+    ///
+    /// ```no_run
+    /// use freshen_oauth::transport::TransportConfig;
+    /// use freshen_ureq::UreqTransport;
+    /// use ureq::{Agent, Proxy};
+    ///
+    /// let agent: Agent = Agent::config_builder()
+    ///     .proxy(Some(Proxy::new("http://proxy.internal:3128")?))
+    ///     .build()
+    ///     .into();
+    /// let transport = UreqTransport::from_agent(agent, TransportConfig::default());
+    /// # Ok::<(), ureq::Error>(())
+    /// ```
+    ///
+    /// [`ClientAuth::public`]: freshen_oauth::ClientAuth::public
+    pub fn from_agent(agent: Agent, config: TransportConfig) -> Self {
         UreqTransport { agent, config }
+    }
+
+    /// A transport that trusts the platform's certificate verifier and
+    /// root store (the OS trust settings, a corporate root included)
+    /// instead of the bundled webpki roots.
+    #[cfg(feature = "platform-roots")]
+    pub fn with_platform_roots(config: TransportConfig) -> Self {
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let agent: Agent = Agent::config_builder().tls_config(tls).build().into();
+        Self::from_agent(agent, config)
     }
 
     /// The settings this transport applies.
@@ -135,24 +167,35 @@ impl UreqTransport {
         }
         let result = if request.method == Method::Get && request.body.is_empty() {
             let http_request = builder.body(()).map_err(|e| bad_request(request, &e))?;
-            let http_request = self
-                .agent
-                .configure_request(http_request)
-                .timeout_global(Some(remaining))
-                .build();
+            let http_request = self.configure(http_request, remaining);
             self.agent.run(http_request)
         } else {
             let http_request = builder
                 .body(request.body.as_slice())
                 .map_err(|e| bad_request(request, &e))?;
-            let http_request = self
-                .agent
-                .configure_request(http_request)
-                .timeout_global(Some(remaining))
-                .build();
+            let http_request = self.configure(http_request, remaining);
             self.agent.run(http_request)
         };
         result.map_err(|e| self.map_error(e, &request.url))
+    }
+
+    /// freshen's rules for one request, over whatever the agent says: the
+    /// agent may be the caller's ([`UreqTransport::from_agent`]).
+    fn configure<B: ureq::AsSendBody>(
+        &self,
+        request: http::Request<B>,
+        remaining: Duration,
+    ) -> http::Request<B> {
+        self.agent
+            .configure_request(request)
+            // The OAuth2 error is in the body of a 400/401: keep it.
+            .http_status_as_error(false)
+            // Redirects are followed by hand, under `redirect_target`'s rule.
+            .max_redirects(0)
+            .timeout_connect(Some(self.config.connect_timeout()))
+            .timeout_global(Some(remaining))
+            .user_agent(self.config.user_agent())
+            .build()
     }
 
     fn map_error(&self, error: ureq::Error, url: &str) -> Error {

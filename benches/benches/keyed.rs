@@ -1,0 +1,146 @@
+//! The keyed cache with 100,000 keys: what a cached lookup costs, and how
+//! many bytes each key takes beside its token.
+//!
+//! Each key is a `ShapeKey` of a client-credentials request (its own scope
+//! and audience); each value an inline `BlockingCache` (no thread) holding a
+//! fresh 1-hour token. A lookup is `KeyedCache::with(key, |c| c.cached())`,
+//! the secret's length read and the token dropped:
+//!
+//! - `keyed/lookup/hot`: one key, over and over (the CPU caches hold it);
+//! - `keyed/lookup/spread`: the 100,000 keys in a shuffled order, so most
+//!   lookups miss the CPU caches, as in a process serving many tenants.
+//!
+//! Memory is counted by a counting global allocator (bytes live after the
+//! keys are built and read once, minus before), not computed from sizes.
+//! The token's own part — its `Arc<Token>` and the secret's and the type's
+//! strings — is computed from their sizes and taken off, to give the
+//! bytes per key beside the token. Printed before the timings.
+//!
+//! Run: `cargo bench --manifest-path benches/Cargo.toml --bench keyed`
+//! (add `-- --quick` on a busy machine).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+use freshen_blocking::{BlockingCache, Mode};
+use freshen_cache::{KeyedCache, KeyedCacheBuilder};
+use freshen_core::{BlockingTokenSource, Error, Fetched, Token};
+use freshen_oauth::{ClientAuth, ShapeKey, TokenRequest};
+
+/// Live heap bytes, counted by [`Counting`].
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// The system allocator, counting live bytes.
+struct Counting;
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const KEYS: usize = 100_000;
+/// The secret's length: a typical opaque token.
+const SECRET: &str = "at-0123456789abcdef0123456789abcdef";
+
+/// Mints one fresh 1-hour token.
+struct Minter;
+
+impl BlockingTokenSource for Minter {
+    fn fetch(&self) -> Result<Fetched, Error> {
+        Ok(Fetched::new(SECRET)
+            .with_lifetime(Duration::from_secs(3600))
+            .with_token_type("Bearer"))
+    }
+}
+
+type Value = BlockingCache<Minter>;
+
+fn key(i: usize) -> ShapeKey {
+    TokenRequest::client_credentials(
+        "https://auth.example.com/oauth2/token",
+        ClientAuth::basic("app", "secret"),
+    )
+    .scope(format!("tenant-{i}.read"))
+    .audience("https://api.example.com")
+    .shape_key()
+}
+
+fn read(keyed: &KeyedCache<ShapeKey, Value>, key: &ShapeKey) -> usize {
+    keyed
+        .with(key, |cache| cache.cached().map_or(0, |t| t.secret().len()))
+        .unwrap_or(0)
+}
+
+/// A shuffled order of `0..n` (a fixed xorshift, so runs compare).
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn keyed(c: &mut Criterion) {
+    // The keys are the caller's (a client keeps its request's key); only
+    // what the keyed cache adds per key is counted.
+    let keys: Vec<ShapeKey> = (0..KEYS).map(key).collect();
+    let before = LIVE.load(Ordering::Relaxed);
+    let keyed: KeyedCache<ShapeKey, Value> = KeyedCacheBuilder::new().max_keys(2 * KEYS).build();
+    for k in &keys {
+        let cache = keyed.get_or_insert_with(k, || {
+            BlockingCache::builder(Minter).mode(Mode::Inline).build()
+        });
+        assert_eq!(cache.token().unwrap().secret(), SECRET);
+        assert_eq!(read(&keyed, k), SECRET.len());
+    }
+    let after = LIVE.load(Ordering::Relaxed);
+    assert_eq!(keyed.len(), KEYS);
+    let per_key = (after - before) as f64 / KEYS as f64;
+    // The token: its Arc (two counts and the Token), the secret's and the
+    // token type's heap strings.
+    let token = (2 * size_of::<usize>() + size_of::<Token>() + SECRET.len() + "Bearer".len()) as f64;
+    // The key's own heap (its Arc'd request) is outside the count above,
+    // but the map keeps a clone of the handle, counted in the table.
+    println!(
+        "keyed: {KEYS} keys: {per_key:.0} bytes per key in all, the token {token:.0}, \
+         {:.0} beside the token (counting allocator; the token from sizes)",
+        per_key - token
+    );
+
+    let mut group = c.benchmark_group("keyed/lookup");
+    let hot = &keys[KEYS / 2];
+    group.bench_function("hot", |b| b.iter(|| black_box(read(&keyed, black_box(hot)))));
+    let order = shuffled(KEYS);
+    let mut next = 0;
+    group.bench_function("spread", |b| {
+        b.iter(|| {
+            next = (next + 1) % KEYS;
+            black_box(read(&keyed, black_box(&keys[order[next]])))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, keyed);
+criterion_main!(benches);
