@@ -1,7 +1,9 @@
 //! The `Authorization` header of one token, built once and kept with it.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 
 use bytes::Bytes;
 use freshen_core::{Error, ErrorKind, Generation, Token};
@@ -67,13 +69,13 @@ impl fmt::Debug for Bearer {
 /// The [`Bearer`] of the newest token seen, keyed by its generation: the
 /// per-token header cache.
 ///
-/// Reading it never waits: it is tried, not locked (`try_read`), and a
-/// reader that meets the moment a new token is being put in builds that
-/// token's header for itself (once, rarely). Only a newer generation
-/// replaces the one held, so a slow reader cannot put an old token back.
+/// Reading it takes no lock and never waits (an atomic pointer load and a
+/// reference count, as freshen-cache's own published token). Only a newer
+/// generation replaces the one held, so a slow reader cannot put an old
+/// token back.
 #[derive(Default)]
 pub struct BearerHeaders {
-    newest: RwLock<Option<Arc<Bearer>>>,
+    newest: ArcSwapOption<Bearer>,
 }
 
 impl BearerHeaders {
@@ -90,31 +92,27 @@ impl BearerHeaders {
         T: core::ops::Deref<Target = Token>,
     {
         let generation = token.generation();
-        if let Ok(newest) = self.newest.try_read() {
-            if let Some(bearer) = newest.as_ref().filter(|b| b.generation() == generation) {
-                return Ok(Arc::clone(bearer));
-            }
+        let held = self.newest.load();
+        if let Some(bearer) = held.as_ref().filter(|b| b.generation() == generation) {
+            return Ok(Arc::clone(bearer));
         }
+        drop(held);
         let bearer = Arc::new(Bearer::new(keep(token))?);
-        if let Ok(mut newest) = self.newest.try_write() {
-            let older = newest.as_ref().is_none_or(|held| {
-                !held.generation().same_cache(generation) || held.generation() < generation
-            });
-            if older {
-                *newest = Some(Arc::clone(&bearer));
+        self.newest.rcu(|held| match held {
+            Some(held)
+                if held.generation().same_cache(generation) && held.generation() >= generation =>
+            {
+                Some(Arc::clone(held))
             }
-        }
+            _ => Some(Arc::clone(&bearer)),
+        });
         Ok(bearer)
     }
 }
 
 impl fmt::Debug for BearerHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let generation = self
-            .newest
-            .try_read()
-            .ok()
-            .and_then(|n| n.as_ref().map(|b| b.generation()));
+        let generation = self.newest.load().as_ref().map(|b| b.generation());
         f.debug_struct("BearerHeaders")
             .field("generation", &generation)
             .finish()
