@@ -253,12 +253,21 @@ impl TokenSource for RegistrySource {
 #[derive(Clone, Debug)]
 pub struct ManualTokio {
     clock: ManualClock,
+    handle: tokio::runtime::Handle,
 }
 
 impl ManualTokio {
-    /// Spawns on the current tokio runtime; reads `clock`.
+    /// Spawns on the tokio runtime it is made in (from any thread, as
+    /// freshen-tokio's `TokioRuntime::from_handle`); reads `clock`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn new(clock: ManualClock) -> Self {
-        ManualTokio { clock }
+        ManualTokio {
+            clock,
+            handle: tokio::runtime::Handle::current(),
+        }
     }
 }
 
@@ -273,9 +282,10 @@ impl Clock for ManualTokio {
 
 impl Runtime for ManualTokio {
     fn spawn(&self, task: BoxTask) {
-        drop(tokio::spawn(task));
+        drop(self.handle.spawn(task));
     }
     fn sleep(&self, duration: Duration) -> BoxTask {
+        let _context = self.handle.enter();
         Box::pin(tokio::time::sleep(duration))
     }
 }

@@ -168,13 +168,15 @@ where
         let clone = self.inner.clone();
         let first = std::mem::replace(&mut self.inner, clone);
         let retry = self.inner.clone();
-        let checked = self.auth.check_uri(request.uri());
-        let now = self.auth.bearer_now();
+        // Nothing is fetched, let alone sent, for a destination refused.
+        let now = self
+            .auth
+            .check_uri(request.uri())
+            .map(|()| self.auth.bearer_now());
         let auth = self.auth.clone();
         let limit = self.replay_limit;
         Box::pin(async move {
-            checked.map_err(BearerError::Token)?;
-            let bearer = match now {
+            let bearer = match now.map_err(BearerError::Token)? {
                 Some(bearer) => bearer,
                 None => auth.bearer().await,
             }
