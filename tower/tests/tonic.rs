@@ -260,7 +260,7 @@ async fn a_streaming_body_is_not_retried_and_its_token_is_still_invalidated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_interceptor_never_blocks_and_needs_no_runtime() {
     let s = setup(Duration::from_secs(3600)).await;
-    let mut interceptor = s.interceptor();
+    let interceptor = s.interceptor();
 
     // Empty cache, called from a plain thread: UNAVAILABLE at once, and a
     // refresh started on the cache's runtime.
