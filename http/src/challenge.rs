@@ -18,7 +18,7 @@ pub(crate) fn bearer_invalid_token(value: &[u8]) -> bool {
         }
         // `scheme` or `scheme param=value` starts a challenge; a bare
         // `param=value` continues the current one.
-        let param = match item.split_once(|c: char| c == ' ' || c == '\t') {
+        let param = match item.split_once([' ', '\t']) {
             Some((scheme, rest)) if !scheme.contains('=') => {
                 in_bearer = scheme.eq_ignore_ascii_case("bearer");
                 rest.trim()

@@ -169,6 +169,7 @@ impl fmt::Debug for Rules {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,12 @@
 //! With the `metrics` feature: one `freshen.http.auth_retry` per request
 //! retried after a rejection, and none otherwise.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 #![cfg(feature = "metrics")]
 
 use std::convert::Infallible;

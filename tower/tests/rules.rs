@@ -1,5 +1,12 @@
 //! The layer's rules without a network: a scripted service answers, on a
 //! smol cache (the layer takes any async freshen cache).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -18,16 +25,19 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 type Cache = SmolCache<RegistrySource, ManualClock>;
 
+/// A status to answer with, and a `WWW-Authenticate` challenge if any.
+type Answer = (StatusCode, Option<&'static str>);
+
 /// Answers with the scripted statuses in order (then 200), recording the
 /// token each request carried.
 #[derive(Clone)]
 struct Scripted {
-    answers: Arc<Mutex<VecDeque<(StatusCode, Option<&'static str>)>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl Scripted {
-    fn new(answers: impl IntoIterator<Item = (StatusCode, Option<&'static str>)>) -> Self {
+    fn new(answers: impl IntoIterator<Item = Answer>) -> Self {
         Scripted {
             answers: Arc::new(Mutex::new(answers.into_iter().collect())),
             seen: Arc::default(),

@@ -2,6 +2,13 @@
 //! service, no protoc) that checks the bearer with the strict resource
 //! server's registry: the layer on a `Channel` (async path, with the retry)
 //! and the interceptor (sync path, never blocks).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 #![cfg(feature = "tonic")]
 
 use std::convert::Infallible;
