@@ -45,6 +45,8 @@ PUBLISHED=(
   freshen-ureq
   freshen-reqwest
   freshen-surf
+  freshen-http
+  freshen-tower
   freshen
   freshen-sim
   freshen-cli

@@ -26,6 +26,10 @@
 //!   `surf` (smol family; opt-in only: surf is unmaintained upstream).
 //! - `tracing`: [`cache::tracing_events`], an event sink that logs through
 //!   `tracing`.
+//! - `tower`: the request path — [`BearerLayer`] puts the token on every
+//!   request of a tower service (hyper-util clients, tonic channels) and
+//!   retries once after a 401; its rules are [`request::Rules`]. `tonic`:
+//!   also [`BearerInterceptor`], tonic's interceptor that never blocks.
 //! - `std` (default): [`OAuthSource`]. Without it, the facade is `no_std`
 //!   and holds the machine and the wire only.
 //!
@@ -40,6 +44,9 @@
 //!   [`DynTokenSource`]).
 //! - Transports: [`ReqwestTransport`], [`UreqTransport`], [`SurfTransport`],
 //!   configured with a [`TransportConfig`].
+//! - The request path: [`BearerLayer`] (tower), [`BearerInterceptor`]
+//!   (tonic); the crates whole as [`request`] (freshen-http, the rules) and
+//!   [`tower`] (freshen-tower).
 //! - The policy: [`Policy`], [`PolicyBuilder`], [`PolicyError`].
 //! - The errors: [`Error`], [`ErrorKind`], [`Retry`], and the values a kind
 //!   carries: [`OAuthError`], [`ErrorCode`], [`ProviderError`],
@@ -99,7 +106,8 @@
         feature = "ureq",
         feature = "reqwest",
         feature = "surf",
-        feature = "tracing"
+        feature = "tracing",
+        feature = "tonic"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -112,7 +120,8 @@
     feature = "smol",
     feature = "blocking",
     feature = "ureq",
-    feature = "reqwest"
+    feature = "reqwest",
+    feature = "tonic"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -145,6 +154,18 @@ pub use freshen_reqwest::ReqwestTransport;
 pub use freshen_surf::SurfTransport;
 #[cfg(feature = "ureq")]
 pub use freshen_ureq::UreqTransport;
+
+// The request path.
+/// freshen-http: the request path's rules over `http` types, for any client.
+#[cfg(feature = "tower")]
+pub use freshen_http as request;
+/// freshen-tower: the tower layer and tonic's interceptor.
+#[cfg(feature = "tower")]
+pub use freshen_tower as tower;
+#[cfg(feature = "tonic")]
+pub use freshen_tower::BearerInterceptor;
+#[cfg(feature = "tower")]
+pub use freshen_tower::BearerLayer;
 
 // The policy.
 pub use freshen_core::{Policy, PolicyBuilder, PolicyError};
