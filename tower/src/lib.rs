@@ -4,8 +4,12 @@
 //!
 //! [`BearerLayer`] wraps any `Service<http::Request<B>>`. Per request it
 //! checks the destination (plain `http` only to loopback), takes a token
-//! (the fresh path waits on nothing and allocates no header: each token's
-//! sensitive header is built once and shared), sends, and reads the answer:
+//! (the fresh path waits on nothing and formats no header: each token's
+//! sensitive header is built once and shared by reference count), sends,
+//! and reads the answer. What a request does pay on the fresh path: a copy
+//! of its head and body for a possible retry, a clone of the inner service,
+//! and one boxed response future (`benches/benches/request_path.rs`
+//! measures it against the bare service). The answers:
 //!
 //! | response | token invalidated | retried once |
 //! |---|---|---|
