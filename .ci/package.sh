@@ -49,6 +49,8 @@ PUBLISHED=(
   freshen-surf
   freshen-wasi-http
   freshen-jwt
+  freshen-http
+  freshen-tower
   freshen
   freshen-sim
   freshen-cli

@@ -37,6 +37,10 @@
 //!   the `metrics` facade. Their names and labels, and the span's fields,
 //!   are in one table: the README's "Observability" section (below, and on
 //!   the repository's front page).
+//! - `tower`: the request path — [`BearerLayer`] puts the token on every
+//!   request of a tower service (hyper-util clients, tonic channels) and
+//!   retries once after a 401; its rules are [`request::Rules`]. `tonic`:
+//!   also [`BearerInterceptor`], tonic's interceptor that never blocks.
 //! - `jwt`: [`jwt`] (freshen-jwt): credentials made for every attempt —
 //!   `private_key_jwt` and `client_secret_jwt` client assertions, the
 //!   JWT-bearer grant, tokens read from rotating files (workload identity).
@@ -64,6 +68,9 @@
 //!   [`DynTokenSource`]).
 //! - Transports: [`ReqwestTransport`], [`UreqTransport`], [`SurfTransport`],
 //!   configured with a [`TransportConfig`].
+//! - The request path: [`BearerLayer`] (tower), [`BearerInterceptor`]
+//!   (tonic); the crates whole as [`request`] (freshen-http, the rules) and
+//!   [`tower`] (freshen-tower).
 //! - The policy: [`Policy`], [`PolicyBuilder`], [`PolicyError`].
 //! - The errors: [`Error`], [`ErrorKind`], [`Retry`], and the values a kind
 //!   carries: [`OAuthError`], [`ErrorCode`], [`ProviderError`],
@@ -127,7 +134,8 @@
         feature = "tracing",
         feature = "metadata",
         feature = "jwt",
-        feature = "file-store"
+        feature = "file-store",
+        feature = "tonic"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -144,7 +152,8 @@
     feature = "metadata",
     feature = "wasi-http",
     feature = "jwt",
-    feature = "file-store"
+    feature = "file-store",
+    feature = "tonic"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -193,6 +202,18 @@ pub use freshen_surf::SurfTransport;
 pub use freshen_ureq::UreqTransport;
 #[cfg(feature = "wasi-http")]
 pub use freshen_wasi_http::WasiHttpTransport;
+
+// The request path.
+/// freshen-http: the request path's rules over `http` types, for any client.
+#[cfg(feature = "tower")]
+pub use freshen_http as request;
+/// freshen-tower: the tower layer and tonic's interceptor.
+#[cfg(feature = "tower")]
+pub use freshen_tower as tower;
+#[cfg(feature = "tonic")]
+pub use freshen_tower::BearerInterceptor;
+#[cfg(feature = "tower")]
+pub use freshen_tower::BearerLayer;
 
 // The policy.
 pub use freshen_core::{Policy, PolicyBuilder, PolicyError};

@@ -201,6 +201,57 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
         inner.shared.cached(inner.runtime.now())
     }
 
+    /// A usable token now, without waiting and without an executor at hand:
+    /// for synchronous hooks on the request path (tonic's `Interceptor`).
+    ///
+    /// A fresh token comes from the lock-free read path. A stale one is
+    /// handed out and a background refresh is started, as [`Cache::token`]
+    /// would. With no usable token, a refresh is started in the background
+    /// (unless one is in flight or a backoff holds) and `None` is returned at
+    /// once: the caller answers "unavailable" and the next call finds the
+    /// new token. The refresh is spawned on the cache's [`Runtime`], which
+    /// may be another thread's (a `TokioRuntime` built in a runtime spawns
+    /// there when called from a plain thread).
+    ///
+    /// ```
+    /// # use freshen_cache::{BoxTask, Cache, Clock, Runtime};
+    /// # use freshen_core::{Error, Fetched, Instant, TokenSource};
+    /// # use std::time::Duration;
+    /// # struct Source;
+    /// # impl TokenSource for Source {
+    /// #     async fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t").with_lifetime(Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// # // A runtime that runs each task to its end on the spot.
+    /// # struct Inline;
+    /// # impl Clock for Inline { fn now(&self) -> Instant { Instant::ZERO } }
+    /// # impl Runtime for Inline {
+    /// #     fn spawn(&self, task: BoxTask) { let _ = futures_util::FutureExt::now_or_never(task); }
+    /// #     fn sleep(&self, _: Duration) -> BoxTask { Box::pin(std::future::pending()) }
+    /// # }
+    /// let cache = Cache::new(Source, Inline);
+    /// // Empty: the refresh is started, nothing waits for it.
+    /// assert!(cache.token_now().is_none());
+    /// // This runtime ran it to its end at once: the token is there.
+    /// assert_eq!(cache.token_now().map(|t| t.secret().to_owned()).as_deref(), Some("t"));
+    /// ```
+    pub fn token_now(&self) -> Option<TokenRef<'_>> {
+        if let Some(token) = self.cached() {
+            return Some(token);
+        }
+        let inner = &self.handle.inner;
+        match inner.shared.decide(inner.runtime.now()) {
+            Step::Ready(token) => Some(token),
+            Step::Run { attempt, serve } => {
+                spawn_attempt(inner, attempt);
+                serve
+            }
+            // An attempt is in flight, or a backoff holds: nothing to start.
+            Step::Wait { .. } | Step::Fail(_) => None,
+        }
+    }
+
     /// Restarts the prefetch timer if its task was lost with its runtime:
     /// one relaxed load of a flag that is written only then; the swap lets
     /// one reader of many restart it.

@@ -314,6 +314,28 @@ pub(crate) fn url_shape(url: &str) -> Result<UrlShape, &'static str> {
     })
 }
 
+/// Whether a request carrying a secret may go to `host` over plain `http`:
+/// only to a loopback host (`127.0.0.0/8`, `::1` — bracketed or not —,
+/// `localhost`), unless insecure `http` is allowed. The one rule every
+/// sender of a secret follows: [`check_url`] for token requests, and
+/// freshen-http for the bearer token on an API request.
+///
+/// ```
+/// use freshen_oauth::transport::plain_http_allowed;
+///
+/// assert!(plain_http_allowed("127.0.0.1", false));
+/// assert!(plain_http_allowed("[::1]", false));
+/// assert!(!plain_http_allowed("api.example.com", false));
+/// assert!(plain_http_allowed("api.example.com", true));
+/// ```
+pub fn plain_http_allowed(host: &str, allow_insecure_http: bool) -> bool {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    allow_insecure_http || is_loopback(host)
+}
+
 fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
@@ -429,7 +451,9 @@ pub fn check_url(url: &str, config: &TransportConfig) -> Result<(), Error> {
     })?;
     match parsed.origin.scheme {
         Scheme::Https => Ok(()),
-        Scheme::Http if config.allow_insecure_http || is_loopback(parsed.origin.host) => Ok(()),
+        Scheme::Http if plain_http_allowed(parsed.origin.host, config.allow_insecure_http) => {
+            Ok(())
+        }
         Scheme::Http => Err(Error::permanent(ErrorKind::Config(
             ConfigError::InsecureHttp {
                 url: display_url(url),

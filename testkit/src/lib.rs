@@ -32,10 +32,17 @@
 //!
 //! [`suite`] holds the transport conformance cases that every transport
 //! crate runs against the server.
+//!
+//! With the `resource-server` feature, `resource_server` is a strict API
+//! server for the request-path integrations (freshen-tower and the like):
+//! it accepts only tokens it issued, unexpired on a clock shared with the
+//! client's cache, and can revoke one while requests are in flight.
 
 mod fault;
 pub mod metadata;
 mod request;
+#[cfg(feature = "resource-server")]
+pub mod resource_server;
 mod server;
 pub mod suite;
 

@@ -1,0 +1,84 @@
+//! The request path's cost per request on the fresh path: freshen-tower's
+//! `BearerLayer` over a bare tower service, against the bare service alone.
+//!
+//! The service answers 200 at once; each iteration builds a request with a
+//! `Full<Bytes>` body (a reference count to copy), calls the service, and
+//! polls its future once (it is ready). The layer's row adds what a request
+//! pays: the destination check, the cache's lock-free read, the token's
+//! prebuilt sensitive header (a reference count), the replay copy of the
+//! request (its headers and body), the clone of the service for a retry,
+//! the boxed response future, and the verdict on the response.
+//!
+//! Run: `cargo bench --manifest-path benches/Cargo.toml --bench request_path`
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use freshen_core::{Error, Fetched, TokenSource};
+use freshen_tokio::{TokioCache, TokioRuntime};
+use freshen_tower::BearerLayer;
+use futures::FutureExt;
+use http::{Request, Response};
+use http_body_util::Full;
+use tower::{Service, ServiceBuilder};
+
+struct Source;
+
+impl TokenSource for Source {
+    async fn fetch(&self) -> Result<Fetched, Error> {
+        Ok(Fetched::new("bench-token-0123456789abcdef").with_lifetime(Duration::from_secs(3600)))
+    }
+}
+
+fn bare() -> impl Service<Request<Full<Bytes>>, Response = Response<()>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    tower::service_fn(|_: Request<Full<Bytes>>| async { Ok::<_, Infallible>(Response::new(())) })
+}
+
+fn request(body: &Full<Bytes>) -> Request<Full<Bytes>> {
+    let mut request = Request::new(body.clone());
+    *request.uri_mut() = http::Uri::from_static("https://api.example.com/v1/things");
+    request
+}
+
+fn request_path(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let cache = TokioCache::new(Source, TokioRuntime::from_handle(runtime.handle().clone()));
+    runtime.block_on(async {
+        cache.token().await.expect("warm");
+    });
+    let body = Full::new(Bytes::from_static(b"{\"query\":1}"));
+
+    let mut group = c.benchmark_group("request_path");
+    let mut service = bare();
+    group.bench_function("bare tower service", |b| {
+        b.iter(|| {
+            let response = service.call(request(&body)).now_or_never();
+            black_box(response.expect("ready").expect("ok"));
+        })
+    });
+    let mut layered = ServiceBuilder::new()
+        .layer(BearerLayer::new(cache.clone()))
+        .service(bare());
+    // Checked once: the fresh path is served, with the header set.
+    let response = layered.call(request(&body)).now_or_never();
+    assert!(matches!(response, Some(Ok(_))), "the fresh path is ready at once");
+    group.bench_function("BearerLayer over it (fresh token)", |b| {
+        b.iter(|| {
+            let response = layered.call(request(&body)).now_or_never();
+            black_box(response.expect("ready").expect("ok"));
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, request_path);
+criterion_main!(benches);

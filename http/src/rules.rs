@@ -1,0 +1,285 @@
+//! Which responses reject a token, and where a token may be sent.
+
+use std::fmt;
+use std::sync::Arc;
+
+use freshen_core::{ConfigError, Error, ErrorKind};
+use freshen_oauth::transport::{display_url, plain_http_allowed};
+use http::header::WWW_AUTHENTICATE;
+use http::{HeaderMap, StatusCode, Uri};
+
+use crate::challenge::bearer_invalid_token;
+
+/// gRPC's `UNAUTHENTICATED` status code.
+const GRPC_UNAUTHENTICATED: &[u8] = b"16";
+/// gRPC's `PERMISSION_DENIED` status code.
+const GRPC_PERMISSION_DENIED: &[u8] = b"7";
+
+/// What a response says about the token its request carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing about the token: hand the response to the caller.
+    Accepted,
+    /// The server rejected the token: invalidate exactly that token, and
+    /// retry once with a newer one if the request can be replayed.
+    Rejected,
+}
+
+/// A predicate over a 403's status and headers (or gRPC's
+/// `PERMISSION_DENIED`): `true` treats it as a rejected token.
+type ForbiddenPredicate = dyn Fn(StatusCode, &HeaderMap) -> bool + Send + Sync;
+
+/// The rules of the request path, the same for every integration:
+///
+/// | response | token invalidated | retried once (replayable body) |
+/// |---|---|---|
+/// | 401 | yes | yes |
+/// | any status with `WWW-Authenticate: Bearer error="invalid_token"` | yes | yes |
+/// | gRPC `UNAUTHENTICATED` (`grpc-status: 16` in the headers) | yes | yes |
+/// | 403, gRPC `PERMISSION_DENIED` | only if [`Rules::invalidate_on_forbidden`]'s predicate says so | likewise |
+/// | anything else | no | no |
+///
+/// A 403 says the token is valid but not allowed: a new token of the same
+/// client is rarely allowed more, so evicting it by default would only
+/// turn every forbidden call into a token request. Some servers answer 403
+/// for a revoked token; those opt in.
+#[derive(Clone, Default)]
+pub struct Rules {
+    allow_insecure_http: bool,
+    origin: Option<Uri>,
+    forbidden: Option<Arc<ForbiddenPredicate>>,
+}
+
+impl Rules {
+    /// The defaults: 401 and `invalid_token` reject; 403 never does; plain
+    /// `http` only to loopback.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows sending the token over plain `http` to any host, not only to
+    /// loopback. The token is then readable by anyone on the path.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Where requests whose URI is a path only are sent: tonic's requests
+    /// above its `Channel` carry no scheme or host (the channel adds its
+    /// endpoint's), so [`Rules::check_uri`] judges them by this instead.
+    #[must_use]
+    pub fn origin(mut self, origin: Uri) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// Treats a 403 (or gRPC's `PERMISSION_DENIED`) as a rejected token
+    /// when `predicate` returns `true` for its status and headers.
+    ///
+    /// ```
+    /// use freshen_http::{Rules, Verdict};
+    /// use http::{HeaderMap, StatusCode};
+    ///
+    /// // This server answers 403 for a revoked token, and says so.
+    /// let rules = Rules::new().invalidate_on_forbidden(|_, headers| {
+    ///     headers.get("x-token-revoked").is_some()
+    /// });
+    /// let mut headers = HeaderMap::new();
+    /// assert_eq!(rules.verdict(StatusCode::FORBIDDEN, &headers), Verdict::Accepted);
+    /// headers.insert("x-token-revoked", "1".parse().unwrap());
+    /// assert_eq!(rules.verdict(StatusCode::FORBIDDEN, &headers), Verdict::Rejected);
+    /// ```
+    #[must_use]
+    pub fn invalidate_on_forbidden(
+        mut self,
+        predicate: impl Fn(StatusCode, &HeaderMap) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.forbidden = Some(Arc::new(predicate));
+        self
+    }
+
+    /// What a response with `status` and `headers` says about the token
+    /// (see the table on [`Rules`]).
+    pub fn verdict(&self, status: StatusCode, headers: &HeaderMap) -> Verdict {
+        let grpc = headers.get("grpc-status").map(|v| v.as_bytes());
+        let rejected = status == StatusCode::UNAUTHORIZED
+            || grpc == Some(GRPC_UNAUTHENTICATED)
+            || headers
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .any(|v| bearer_invalid_token(v.as_bytes()));
+        let forbidden = status == StatusCode::FORBIDDEN || grpc == Some(GRPC_PERMISSION_DENIED);
+        if rejected || (forbidden && self.forbidden.as_ref().is_some_and(|p| p(status, headers))) {
+            Verdict::Rejected
+        } else {
+            Verdict::Accepted
+        }
+    }
+
+    /// Whether a token may go to `uri`: `https` always; plain `http` only to
+    /// a loopback host unless [`Rules::allow_insecure_http`] (the
+    /// transports' rule, [`plain_http_allowed`]). A URI with no scheme (a
+    /// path only: tonic's requests above its `Channel`) tells nothing, and
+    /// is judged by [`Rules::origin`], the destination the caller
+    /// configured; with neither, it is refused. Refusals are permanent
+    /// [`ConfigError::InsecureHttp`] errors, made before anything is sent.
+    ///
+    /// ```
+    /// use freshen_http::Rules;
+    ///
+    /// let rules = Rules::new();
+    /// assert!(rules.check_uri(&"https://api.example.com/v1".parse().unwrap()).is_ok());
+    /// assert!(rules.check_uri(&"http://127.0.0.1:8080/v1".parse().unwrap()).is_ok());
+    /// assert!(rules.check_uri(&"http://api.example.com/v1".parse().unwrap()).is_err());
+    /// ```
+    pub fn check_uri(&self, uri: &Uri) -> Result<(), Error> {
+        let target = match (uri.scheme(), &self.origin) {
+            (Some(_), _) => uri,
+            (None, Some(origin)) => origin,
+            (None, None) => return Err(refused(uri)),
+        };
+        let https = target.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let http = target.scheme() == Some(&http::uri::Scheme::HTTP);
+        match target.host() {
+            Some(_) if https => Ok(()),
+            Some(host) if http && plain_http_allowed(host, self.allow_insecure_http) => Ok(()),
+            _ => Err(refused(target)),
+        }
+    }
+}
+
+fn refused(uri: &Uri) -> Error {
+    Error::permanent(ErrorKind::Config(ConfigError::InsecureHttp {
+        url: display_url(&uri.to_string()),
+    }))
+}
+
+impl fmt::Debug for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rules")
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field(
+                "origin",
+                &self.origin.as_ref().map(|o| display_url(&o.to_string())),
+            )
+            .field("invalidate_on_forbidden", &self.forbidden.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn rejections() {
+        let r = Rules::new();
+        assert_eq!(
+            r.verdict(StatusCode::UNAUTHORIZED, &HeaderMap::new()),
+            Verdict::Rejected
+        );
+        let invalid = headers(&[("www-authenticate", "Bearer error=\"invalid_token\"")]);
+        assert_eq!(
+            r.verdict(StatusCode::BAD_REQUEST, &invalid),
+            Verdict::Rejected
+        );
+        assert_eq!(
+            r.verdict(StatusCode::FORBIDDEN, &invalid),
+            Verdict::Rejected
+        );
+        let grpc = headers(&[("grpc-status", "16")]);
+        assert_eq!(r.verdict(StatusCode::OK, &grpc), Verdict::Rejected);
+    }
+
+    #[test]
+    fn not_rejections() {
+        let r = Rules::new();
+        assert_eq!(
+            r.verdict(StatusCode::OK, &HeaderMap::new()),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            r.verdict(StatusCode::FORBIDDEN, &HeaderMap::new()),
+            Verdict::Accepted
+        );
+        let scope = headers(&[("www-authenticate", "Bearer error=\"insufficient_scope\"")]);
+        assert_eq!(r.verdict(StatusCode::FORBIDDEN, &scope), Verdict::Accepted);
+        let denied = headers(&[("grpc-status", "7")]);
+        assert_eq!(r.verdict(StatusCode::OK, &denied), Verdict::Accepted);
+        let other = headers(&[("grpc-status", "14")]);
+        assert_eq!(r.verdict(StatusCode::OK, &other), Verdict::Accepted);
+        assert_eq!(
+            r.verdict(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new()),
+            Verdict::Accepted
+        );
+    }
+
+    #[test]
+    fn forbidden_only_with_the_predicate() {
+        let r = Rules::new().invalidate_on_forbidden(|status, _| status == StatusCode::FORBIDDEN);
+        assert_eq!(
+            r.verdict(StatusCode::FORBIDDEN, &HeaderMap::new()),
+            Verdict::Rejected
+        );
+        let denied = headers(&[("grpc-status", "7")]);
+        let grpc = Rules::new().invalidate_on_forbidden(|_, h| h.contains_key("grpc-status"));
+        assert_eq!(grpc.verdict(StatusCode::OK, &denied), Verdict::Rejected);
+        // The predicate is asked about forbidden responses only.
+        let always = Rules::new().invalidate_on_forbidden(|_, _| true);
+        assert_eq!(
+            always.verdict(StatusCode::NOT_FOUND, &HeaderMap::new()),
+            Verdict::Accepted
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let r = Rules::new();
+        let ok = [
+            "https://a.example/x",
+            "http://127.0.0.1/x",
+            "http://localhost:1/",
+            "http://[::1]:8/",
+        ];
+        for u in ok {
+            assert!(r.check_uri(&u.parse().unwrap()).is_ok(), "{u}");
+        }
+        let err = r
+            .check_uri(&"http://a.example/x?secret=1".parse().unwrap())
+            .unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            ErrorKind::Config(ConfigError::InsecureHttp { .. })
+        ));
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(
+            Rules::new()
+                .allow_insecure_http(true)
+                .check_uri(&"http://a.example/".parse().unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_path_only_uri_is_judged_by_the_origin() {
+        let path: Uri = "/grpc.health.v1.Health/Check".parse().unwrap();
+        let with = |origin: &str| Rules::new().origin(origin.parse().unwrap());
+        assert!(Rules::new().check_uri(&path).is_err());
+        assert!(with("http://127.0.0.1:50051").check_uri(&path).is_ok());
+        assert!(with("http://10.0.0.1:50051").check_uri(&path).is_err());
+        assert!(with("https://10.0.0.1:50051").check_uri(&path).is_ok());
+        // A full URI is judged by itself, not by the origin.
+        let full: Uri = "http://10.0.0.1/x".parse().unwrap();
+        assert!(with("https://10.0.0.1:50051").check_uri(&full).is_err());
+    }
+}

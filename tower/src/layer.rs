@@ -1,0 +1,245 @@
+//! The tower layer and its service.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use freshen_http::{Authorizer, Bearer, BearerCache, Rules, Verdict};
+use http::header::AUTHORIZATION;
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::BearerError;
+use crate::replay::ReplayBody;
+
+/// How much of a streaming body is buffered, at most, to replay it.
+pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
+
+/// Puts the cache's token on every request as a sensitive
+/// `Authorization: Bearer …` header, and retries once with a newer token
+/// when the server rejects it (see [`Rules`] for which responses do).
+///
+/// ```
+/// use freshen_tower::BearerLayer;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use bytes::Bytes;
+/// use tower::{Service, ServiceBuilder, ServiceExt};
+///
+/// # use freshen_core::{Error, Fetched, TokenSource};
+/// # struct Source;
+/// # impl TokenSource for Source {
+/// #     async fn fetch(&self) -> Result<Fetched, Error> {
+/// #         Ok(Fetched::new("t0k").with_lifetime(std::time::Duration::from_secs(3600)))
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let cache = freshen_tokio::TokioCache::new(Source, freshen_tokio::TokioRuntime::current());
+/// // Any tower service of http requests: a hyper-util client, a tonic channel.
+/// let api = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+///     let auth = req.headers()["authorization"].clone();
+///     assert!(auth.is_sensitive());
+///     Ok::<_, std::convert::Infallible>(Response::new(auth))
+/// });
+/// let mut client = ServiceBuilder::new().layer(BearerLayer::new(cache)).service(api);
+/// let request = Request::get("https://api.example.com/v1/things").body(Full::default())?;
+/// let response = client.ready().await?.call(request).await?;
+/// assert_eq!(response.body(), "Bearer t0k");
+/// # Ok(()) }
+/// ```
+pub struct BearerLayer<C> {
+    auth: Authorizer<C>,
+    replay_limit: usize,
+}
+
+impl<C: BearerCache> BearerLayer<C> {
+    /// A layer over `cache` with the default [`Rules`].
+    pub fn new(cache: C) -> Self {
+        Self::with_rules(cache, Rules::default())
+    }
+
+    /// A layer over `cache` with `rules` (the 403 opt-in, plain `http`,
+    /// the origin of path-only requests).
+    pub fn with_rules(cache: C, rules: Rules) -> Self {
+        BearerLayer {
+            auth: Authorizer::new(cache, rules),
+            replay_limit: DEFAULT_REPLAY_LIMIT,
+        }
+    }
+
+    /// How many bytes of a streaming body are buffered to replay it
+    /// (default [`DEFAULT_REPLAY_LIMIT`]); see [`ReplayBody`].
+    #[must_use]
+    pub fn replay_limit(mut self, bytes: usize) -> Self {
+        self.replay_limit = bytes;
+        self
+    }
+
+    /// The rules and the cache this layer uses.
+    pub fn authorizer(&self) -> &Authorizer<C> {
+        &self.auth
+    }
+}
+
+impl<C> Clone for BearerLayer<C> {
+    fn clone(&self) -> Self {
+        BearerLayer {
+            auth: self.auth.clone(),
+            replay_limit: self.replay_limit,
+        }
+    }
+}
+
+impl<C> fmt::Debug for BearerLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerLayer")
+            .field("auth", &self.auth)
+            .field("replay_limit", &self.replay_limit)
+            .finish()
+    }
+}
+
+impl<S, C> Layer<S> for BearerLayer<C> {
+    type Service = BearerService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerService {
+            inner,
+            auth: self.auth.clone(),
+            replay_limit: self.replay_limit,
+        }
+    }
+}
+
+/// The service of a [`BearerLayer`].
+pub struct BearerService<S, C> {
+    inner: S,
+    auth: Authorizer<C>,
+    replay_limit: usize,
+}
+
+impl<S: Clone, C> Clone for BearerService<S, C> {
+    fn clone(&self) -> Self {
+        BearerService {
+            inner: self.inner.clone(),
+            auth: self.auth.clone(),
+            replay_limit: self.replay_limit,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for BearerService<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerService")
+            .field("inner", &self.inner)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a [`BearerService`] call.
+pub type ResponseFuture<R, E> =
+    Pin<Box<dyn Future<Output = Result<R, BearerError<E>>> + Send + 'static>>;
+
+impl<S, C, B, RB> Service<Request<B>> for BearerService<S, C>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: ReplayBody + Send + 'static,
+    RB: Send + 'static,
+    C: BearerCache,
+{
+    type Response = Response<RB>;
+    type Error = BearerError<S::Error>;
+    type Future = ResponseFuture<Response<RB>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(BearerError::Service)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The service that was polled ready sends the first request; a
+        // clone (polled ready when needed) sends the retry.
+        let clone = self.inner.clone();
+        let first = std::mem::replace(&mut self.inner, clone);
+        let retry = self.inner.clone();
+        // Nothing is fetched, let alone sent, for a destination refused.
+        let now = self
+            .auth
+            .check_uri(request.uri())
+            .map(|()| self.auth.bearer_now());
+        let auth = self.auth.clone();
+        let limit = self.replay_limit;
+        Box::pin(async move {
+            let bearer = match now.map_err(BearerError::Token)? {
+                Some(bearer) => bearer,
+                None => auth.bearer().await,
+            }
+            .map_err(BearerError::Token)?;
+            send(auth, first, retry, request, bearer, limit).await
+        })
+    }
+}
+
+/// Sends `request` with `bearer`, and once more with a newer token if the
+/// server rejects it and the body can be replayed.
+async fn send<S, C, B, RB>(
+    auth: Authorizer<C>,
+    mut first: S,
+    mut retry: S,
+    request: Request<B>,
+    bearer: Arc<Bearer>,
+    limit: usize,
+) -> Result<Response<RB>, BearerError<S::Error>>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    B: ReplayBody,
+    C: BearerCache,
+{
+    let (mut parts, mut body) = request.into_parts();
+    let copy = body.replay(limit).map(|body| {
+        let mut again = Request::new(body);
+        *again.method_mut() = parts.method.clone();
+        *again.uri_mut() = parts.uri.clone();
+        *again.version_mut() = parts.version;
+        *again.headers_mut() = parts.headers.clone();
+        *again.extensions_mut() = parts.extensions.clone();
+        again
+    });
+    parts.headers.insert(AUTHORIZATION, bearer.header().clone());
+    let response = first
+        .call(Request::from_parts(parts, body))
+        .await
+        .map_err(BearerError::Service)?;
+    if auth.verdict(response.status(), response.headers()) == Verdict::Accepted {
+        return Ok(response);
+    }
+    let Some(mut again) = copy else {
+        // Not replayable: the rejection goes back, and the token is gone.
+        auth.invalidate(&bearer);
+        return Ok(response);
+    };
+    let Some(next) = auth
+        .after_rejection(&bearer)
+        .await
+        .map_err(BearerError::Token)?
+    else {
+        // The cache still holds the rejected token: never resent.
+        return Ok(response);
+    };
+    drop(response);
+    #[cfg(feature = "metrics")]
+    metrics::counter!("freshen.http.auth_retry").increment(1);
+    again
+        .headers_mut()
+        .insert(AUTHORIZATION, next.header().clone());
+    poll_fn(|cx| retry.poll_ready(cx))
+        .await
+        .map_err(BearerError::Service)?;
+    retry.call(again).await.map_err(BearerError::Service)
+}

@@ -1,0 +1,190 @@
+//! The layer's rules without a network: a scripted service answers, on a
+//! smol cache (the layer takes any async freshen cache).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use freshen_cache::ManualClock;
+use freshen_http::Rules;
+use freshen_smol::{SmolCache, SmolRuntime};
+use freshen_testkit::resource_server::{Registry, RegistrySource};
+use freshen_tower::{BearerError, BearerLayer};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+type Cache = SmolCache<RegistrySource, ManualClock>;
+
+/// A status to answer with, and a `WWW-Authenticate` challenge if any.
+type Answer = (StatusCode, Option<&'static str>);
+
+/// Answers with the scripted statuses in order (then 200), recording the
+/// token each request carried.
+#[derive(Clone)]
+struct Scripted {
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Scripted {
+    fn new(answers: impl IntoIterator<Item = Answer>) -> Self {
+        Scripted {
+            answers: Arc::new(Mutex::new(answers.into_iter().collect())),
+            seen: Arc::default(),
+        }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn service(
+        &self,
+    ) -> impl Service<
+        Request<Full<Bytes>>,
+        Response = Response<()>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static {
+        let this = self.clone();
+        tower::service_fn(move |request: Request<Full<Bytes>>| {
+            let this = this.clone();
+            async move {
+                let token = request.headers()["authorization"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                this.seen.lock().unwrap().push(token);
+                let (status, challenge) = this
+                    .answers
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or((StatusCode::OK, None));
+                let mut response = Response::new(());
+                *response.status_mut() = status;
+                if let Some(challenge) = challenge {
+                    response
+                        .headers_mut()
+                        .insert("www-authenticate", HeaderValue::from_static(challenge));
+                }
+                Ok::<_, Infallible>(response)
+            }
+        })
+    }
+}
+
+fn cache() -> (Cache, Arc<Registry>) {
+    let clock = ManualClock::new();
+    let registry = Registry::new(clock.clone());
+    let source = registry.source(Duration::from_secs(3600));
+    (
+        SmolCache::new(source, SmolRuntime::new().with_clock(clock)),
+        registry,
+    )
+}
+
+fn request() -> Request<Full<Bytes>> {
+    Request::get("https://api.example.com/x")
+        .body(Full::new(Bytes::from_static(b"body")))
+        .unwrap()
+}
+
+async fn call(
+    layer: BearerLayer<Cache>,
+    server: &Scripted,
+) -> Result<Response<()>, BearerError<Infallible>> {
+    let mut service = ServiceBuilder::new().layer(layer).service(server.service());
+    service.ready().await?.call(request()).await
+}
+
+#[test]
+fn a_401_is_retried_once_with_a_newer_token() {
+    smol::block_on(async {
+        let (cache, registry) = cache();
+        let server = Scripted::new([(StatusCode::UNAUTHORIZED, None)]);
+        let response = call(BearerLayer::new(cache), &server).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2);
+        assert_ne!(
+            seen[0], seen[1],
+            "the retry never resends the rejected token"
+        );
+        assert_eq!(registry.issued(), 2);
+    });
+}
+
+#[test]
+fn a_second_401_goes_back_to_the_caller() {
+    smol::block_on(async {
+        let (cache, registry) = cache();
+        let server = Scripted::new([
+            (StatusCode::UNAUTHORIZED, None),
+            (StatusCode::UNAUTHORIZED, None),
+        ]);
+        let response = call(BearerLayer::new(cache), &server).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(server.seen().len(), 2, "retried at most once");
+        assert_eq!(registry.issued(), 2);
+    });
+}
+
+#[test]
+fn invalid_token_in_the_challenge_rejects_whatever_the_status() {
+    smol::block_on(async {
+        let (cache, _) = cache();
+        let challenge = Some("Bearer realm=\"api\", error=\"invalid_token\"");
+        let server = Scripted::new([(StatusCode::BAD_REQUEST, challenge)]);
+        let response = call(BearerLayer::new(cache), &server).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(server.seen().len(), 2);
+    });
+}
+
+#[test]
+fn a_403_neither_invalidates_nor_retries_by_default() {
+    smol::block_on(async {
+        let (cache, registry) = cache();
+        let server = Scripted::new([(StatusCode::FORBIDDEN, None)]);
+        let layer = BearerLayer::new(cache);
+        let response = call(layer.clone(), &server).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(server.seen().len(), 1);
+        // The token was kept: the next request carries it again.
+        assert_eq!(call(layer, &server).await.unwrap().status(), StatusCode::OK);
+        let seen = server.seen();
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(registry.issued(), 1);
+    });
+}
+
+#[test]
+fn a_403_invalidates_and_retries_where_the_predicate_says_so() {
+    smol::block_on(async {
+        let (cache, registry) = cache();
+        let server = Scripted::new([(StatusCode::FORBIDDEN, None)]);
+        let rules =
+            Rules::new().invalidate_on_forbidden(|status, _| status == StatusCode::FORBIDDEN);
+        let response = call(BearerLayer::with_rules(cache, rules), &server)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2);
+        assert_ne!(seen[0], seen[1]);
+        assert_eq!(registry.issued(), 2);
+    });
+}
