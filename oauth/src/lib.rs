@@ -52,6 +52,7 @@ pub mod http;
 pub mod request;
 pub mod response;
 pub mod response_error;
+pub mod shape;
 /// `std` only: the one module that locks and reads the system clock.
 #[cfg(feature = "std")]
 pub mod source;
@@ -71,6 +72,7 @@ pub use http::{HttpRequest, HttpResponse, Method, append_wiping};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
+pub use shape::ShapeKey;
 #[cfg(feature = "std")]
 pub use source::OAuthSource;
 pub use transport::{AsyncTransport, Transport};

@@ -161,6 +161,13 @@ impl TokenRequest {
         self.client.as_ref()
     }
 
+    /// Scopes, audiences, resources and extra parameters as configured, for
+    /// [`TokenRequest::shape_key`].
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn shaping_lists(&self) -> (&[String], &[String], &[String], &[(String, String)]) {
+        (&self.scopes, &self.audiences, &self.resources, &self.extra)
+    }
+
     /// Keeps a rotated refresh token: when `response` carries a new
     /// `refresh_token` and this is a refresh-token request, it replaces the
     /// one held, so the next refresh does not present a token the server has
