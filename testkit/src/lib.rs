@@ -31,10 +31,12 @@
 //! crate runs against the server.
 
 mod fault;
+mod redis;
 mod request;
 mod server;
 pub mod suite;
 
 pub use fault::{Fault, HUGE, INVALID_HOST};
+pub use redis::RedisServer;
 pub use request::{RecordedRequest, base64_decode, percent_decode};
 pub use server::{FaultServer, Script, closed_port, refused_url};
