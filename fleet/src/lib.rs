@@ -94,4 +94,7 @@ pub use event::{FleetEvent, Origin};
 pub use redis_store::{DEFAULT_TIMEOUT, RedisStore};
 pub use seal::Sealing;
 pub use store::{Acquired, Entry, SharedStore, StoreError};
-pub use tier::{DEFAULT_POLL, KEY_PREFIX, LEASE_SLACK, SharedTier, SharedTierBuilder};
+pub use tier::{
+    DEFAULT_POLL, KEY_PREFIX, LEASE_SLACK, SESSION_TTL, SharedRefreshToken, SharedTier,
+    SharedTierBuilder,
+};

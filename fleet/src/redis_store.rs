@@ -37,6 +37,7 @@ const PUBLISH: &str = r"
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if #KEYS >= 3 then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
 if holder then redis.call('DEL', KEYS[2]) end
 return 1
 ";
@@ -191,15 +192,22 @@ impl SharedStore for RedisStore {
         ttl: Duration,
         lease_key: &str,
         owner: &[u8],
+        session: Option<(&str, &[u8], Duration)>,
     ) -> Result<bool, StoreError> {
         let stored: i64 = self.with_conn(|c| {
-            self.publish
-                .key(key)
+            let mut invocation = self.publish.key(key);
+            invocation
                 .key(lease_key)
                 .arg(owner)
                 .arg(value)
-                .arg(millis(ttl))
-                .invoke(c)
+                .arg(millis(ttl));
+            if let Some((session_key, session_value, session_ttl)) = session {
+                invocation
+                    .key(session_key)
+                    .arg(session_value)
+                    .arg(millis(session_ttl));
+            }
+            invocation.invoke(c)
         })?;
         Ok(stored == 1)
     }

@@ -83,7 +83,8 @@ pub trait SharedStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> Result<Acquired, StoreError>;
 
-    /// Stores `value` under `key` for `ttl` and releases the lease, if
+    /// Stores `value` under `key` for `ttl` (and `session`, a key, a
+    /// value and its own time to live, when given) and releases the lease, if
     /// `owner` holds it or no one does; returns `false` (and writes
     /// nothing) when someone else holds the lease.
     fn publish(
@@ -93,6 +94,7 @@ pub trait SharedStore: Send + Sync + 'static {
         ttl: Duration,
         lease_key: &str,
         owner: &[u8],
+        session: Option<(&str, &[u8], Duration)>,
     ) -> Result<bool, StoreError>;
 
     /// Deletes `key` only if it still holds exactly `value`
@@ -121,8 +123,9 @@ impl<T: SharedStore + ?Sized> SharedStore for std::sync::Arc<T> {
         ttl: Duration,
         lease_key: &str,
         owner: &[u8],
+        session: Option<(&str, &[u8], Duration)>,
     ) -> Result<bool, StoreError> {
-        (**self).publish(key, value, ttl, lease_key, owner)
+        (**self).publish(key, value, ttl, lease_key, owner, session)
     }
     fn delete_if(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         (**self).delete_if(key, value)

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
-use freshen_core::{BlockingTokenSource, Error, ErrorKind, Fetched, Policy, TokenSource};
-use freshen_oauth::ShapeKey;
+use freshen_core::{BlockingTokenSource, Error, ErrorKind, Fetched, Policy, Secret, TokenSource};
+use freshen_oauth::{OAuthSource, ShapeKey};
 use zeroize::Zeroizing;
 
 use crate::adopt::adopted_lifetime;
@@ -27,6 +27,11 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(50);
 /// Slack added to the lease beyond the attempt timeout: the winner's
 /// attempt ends (success, failure or timeout) before its lease does.
 pub const LEASE_SLACK: Duration = Duration::from_millis(500);
+
+/// How long the fleet's refresh token stays in the store after the last
+/// refresh stored it: longer than any refresh token's idle life, so a fleet
+/// that sleeps for a while finds it again.
+pub const SESSION_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Rejected token ids remembered (a few rotations' worth).
 const REJECTED_KEPT: usize = 8;
@@ -54,6 +59,31 @@ type Sink = Arc<dyn Fn(&FleetEvent) + Send + Sync>;
 pub struct SharedTier<S, St> {
     source: S,
     core: Arc<Core<St>>,
+    session: Option<SessionHooks<S>>,
+}
+
+/// A source whose refresh token a fleet shares: the server rotates it with
+/// every use, so the node that refreshes next must present the one the
+/// last refresh brought, whichever node made it.
+pub trait SharedRefreshToken {
+    /// The refresh token the source will present next.
+    fn refresh_token(&self) -> Option<Secret>;
+    /// Makes the source present `token` from now on.
+    fn set_refresh_token(&self, token: Secret) -> bool;
+}
+
+impl<T> SharedRefreshToken for OAuthSource<T> {
+    fn refresh_token(&self) -> Option<Secret> {
+        OAuthSource::refresh_token(self)
+    }
+    fn set_refresh_token(&self, token: Secret) -> bool {
+        OAuthSource::set_refresh_token(self, token)
+    }
+}
+
+struct SessionHooks<S> {
+    get: fn(&S) -> Option<Secret>,
+    set: fn(&S, Secret) -> bool,
 }
 
 /// Builds a [`SharedTier`].
@@ -67,6 +97,7 @@ pub struct SharedTierBuilder<S, St> {
     namespace: String,
     sink: Option<Sink>,
     poll: Duration,
+    session: Option<SessionHooks<S>>,
 }
 
 impl<S, St: SharedStore> SharedTier<S, St> {
@@ -88,6 +119,7 @@ impl<S, St: SharedStore> SharedTier<S, St> {
             namespace: String::new(),
             sink: None,
             poll: DEFAULT_POLL,
+            session: None,
         }
     }
 
@@ -157,6 +189,23 @@ impl<S, St: SharedStore> SharedTierBuilder<S, St> {
         self
     }
 
+    /// Shares the source's rotating refresh token through the store (a
+    /// fleet acting as one session): the lease holder presents the refresh
+    /// token the last refresh brought, and stores the one its refresh
+    /// brings, sealed, for [`SESSION_TTL`]. While the store is down each node
+    /// refreshes with the refresh token it holds, and a server that
+    /// retires used refresh tokens will refuse all but one of them.
+    pub fn share_refresh_token(mut self) -> Self
+    where
+        S: SharedRefreshToken,
+    {
+        self.session = Some(SessionHooks {
+            get: <S as SharedRefreshToken>::refresh_token,
+            set: <S as SharedRefreshToken>::set_refresh_token,
+        });
+        self
+    }
+
     /// The tier.
     pub fn build(self) -> SharedTier<S, St> {
         let hex = self.shape.to_hex();
@@ -165,6 +214,8 @@ impl<S, St: SharedStore> SharedTierBuilder<S, St> {
         SharedTier {
             source: self.source,
             core: Arc::new(Core {
+                shares_session: self.session.is_some(),
+                session_key: format!("{base}session:{short}"),
                 store: self.store,
                 sealing: self.sealing,
                 key: format!("{base}tok:{short}"),
@@ -175,11 +226,14 @@ impl<S, St: SharedStore> SharedTierBuilder<S, St> {
                 poll: self.poll,
                 state: Mutex::new(State::default()),
             }),
+            session: self.session,
         }
     }
 }
 
 struct Core<St> {
+    shares_session: bool,
+    session_key: String,
     store: St,
     sealing: Sealing,
     key: String,
@@ -219,9 +273,15 @@ enum Step {
     Adopt(Fetched),
     /// Fetch from the source; with a lease (publish after) or without one
     /// (the store is down: per-instance behaviour).
-    Fetch(Option<[u8; 16]>),
+    Fetch(Option<Lease>),
     /// Another node's fetch outlasted this attempt's wait budget.
     GaveUp(Error),
+}
+
+/// A lease this node holds, and the fleet's refresh token read under it.
+struct Lease {
+    owner: [u8; 16],
+    refresh_token: Option<Secret>,
 }
 
 fn random_id() -> [u8; 16] {
@@ -310,7 +370,11 @@ impl<St: SharedStore> Core<St> {
             }
             if acquired.won {
                 self.emit(FleetEvent::LeaseWon);
-                return Step::Fetch(Some(owner));
+                let refresh_token = self.shares_session.then(|| self.read_session()).flatten();
+                return Step::Fetch(Some(Lease {
+                    owner,
+                    refresh_token,
+                }));
             }
             if !waiting {
                 waiting = true;
@@ -327,6 +391,32 @@ impl<St: SharedStore> Core<St> {
                 return Step::GaveUp(error);
             }
             std::thread::sleep(self.poll);
+        }
+    }
+
+    /// The fleet's current refresh token, if one was stored and opens.
+    fn read_session(&self) -> Option<Secret> {
+        let entry = match self.store.read(&self.session_key) {
+            Ok(entry) => entry?,
+            Err(e) => {
+                self.store_failed(e);
+                return None;
+            }
+        };
+        let record = self
+            .sealing
+            .open(&self.session_key, &entry.value)
+            .and_then(|plain| Record::decode(&plain));
+        match record {
+            Some(r) if r.fingerprint == self.fingerprint => Some(Secret::from(r.access.as_str())),
+            Some(_) => {
+                self.emit(FleetEvent::Foreign);
+                None
+            }
+            None => {
+                self.emit(FleetEvent::Unreadable);
+                None
+            }
         }
     }
 
@@ -389,6 +479,7 @@ impl<St: SharedStore> Core<St> {
         result: Result<Fetched, Error>,
         lease: Option<[u8; 16]>,
         started: Instant,
+        rotated: Option<Secret>,
     ) -> Result<Fetched, Error> {
         let fetched = match result {
             Ok(f) => f,
@@ -417,10 +508,26 @@ impl<St: SharedStore> Core<St> {
             let sealed = (left > self.policy.margin_for(lifetime))
                 .then(|| self.sealing.seal(&self.key, &record.encode()))
                 .flatten();
+            // The session record reuses the token record: the refresh token
+            // in place of the access token, no lifetime.
+            let session = rotated.and_then(|rt| {
+                let record = Record {
+                    fingerprint: self.fingerprint,
+                    id: random_id(),
+                    lifetime: Duration::ZERO,
+                    refresh_in: None,
+                    token_type: None,
+                    access: Zeroizing::new(rt.expose().to_owned()),
+                };
+                self.sealing.seal(&self.session_key, &record.encode())
+            });
+            let session = session
+                .as_deref()
+                .map(|v| (self.session_key.as_str(), v, SESSION_TTL));
             if let Some(sealed) = sealed {
                 match self
                     .store
-                    .publish(&self.key, &sealed, left, &self.lease_key, &owner)
+                    .publish(&self.key, &sealed, left, &self.lease_key, &owner, session)
                 {
                     Ok(true) => value = Some(sealed),
                     Ok(false) => {}
@@ -445,6 +552,25 @@ impl<St: SharedStore> Core<St> {
     }
 }
 
+impl<S, St> SharedTier<S, St> {
+    /// Before the source is asked under a lease: take up the fleet's
+    /// refresh token. Returns the lease's owner token.
+    fn before_fetch(&self, lease: Option<Lease>) -> Option<[u8; 16]> {
+        let lease = lease?;
+        if let (Some(hooks), Some(token)) = (&self.session, lease.refresh_token) {
+            (hooks.set)(&self.source, token);
+        }
+        Some(lease.owner)
+    }
+
+    /// After the source answered: the refresh token to share, if any.
+    fn rotated(&self, result: &Result<Fetched, Error>) -> Option<Secret> {
+        let hooks = self.session.as_ref()?;
+        result.as_ref().ok()?;
+        (hooks.get)(&self.source)
+    }
+}
+
 impl<S: TokenSource, St: SharedStore> TokenSource for SharedTier<S, St> {
     async fn fetch(&self) -> Result<Fetched, Error> {
         let started = Instant::now();
@@ -453,9 +579,11 @@ impl<S: TokenSource, St: SharedStore> TokenSource for SharedTier<S, St> {
             Step::Adopt(fetched) => Ok(fetched),
             Step::GaveUp(error) => Err(error),
             Step::Fetch(lease) => {
+                let owner = self.before_fetch(lease);
                 let result = self.source.fetch().await;
+                let rotated = self.rotated(&result);
                 let core = Arc::clone(&self.core);
-                blocking::unblock(move || core.finish(result, lease, started)).await
+                blocking::unblock(move || core.finish(result, owner, started, rotated)).await
             }
         }
     }
@@ -468,8 +596,10 @@ impl<S: BlockingTokenSource, St: SharedStore> BlockingTokenSource for SharedTier
             Step::Adopt(fetched) => Ok(fetched),
             Step::GaveUp(error) => Err(error),
             Step::Fetch(lease) => {
+                let owner = self.before_fetch(lease);
                 let result = self.source.fetch();
-                self.core.finish(result, lease, started)
+                let rotated = self.rotated(&result);
+                self.core.finish(result, owner, started, rotated)
             }
         }
     }

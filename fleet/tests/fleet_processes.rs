@@ -11,7 +11,11 @@
 //! - Redis killed: every node keeps serving, at most one request per node
 //!   per rotation;
 //! - Redis restarted: back to one per rotation;
-//! - throughout: no rejected request, no caller error.
+//! - throughout: no rejected request, no caller error;
+//!
+//! and, against a server that rotates refresh tokens (and refuses a used
+//! one with `invalid_grant`), with the fleet sharing one session: one grant
+//! per rotation and no `invalid_grant`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -54,25 +58,50 @@ fn main() {
         node();
         return;
     }
+    let tests: [(&str, fn()); 2] = [
+        ("fleet_of_20_processes", fleet_of_20_processes),
+        (
+            "fleet_sharing_a_rotating_refresh_token",
+            fleet_sharing_a_rotating_refresh_token,
+        ),
+    ];
     if std::env::args().any(|a| a == "--list") {
-        println!("fleet_of_20_processes: test");
+        for (name, _) in tests {
+            println!("{name}: test");
+        }
         return;
     }
-    let started = Instant::now();
-    fleet_of_20_processes();
-    println!(
-        "test fleet_of_20_processes ... ok ({:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
-    println!("1 passed, 0 failed");
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let mut passed = 0;
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let started = Instant::now();
+        test();
+        println!(
+            "test {name} ... ok ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        passed += 1;
+    }
+    println!("{passed} passed, 0 failed");
 }
 
 // ---------------------------------------------------------------- the node
 
 fn node() {
     let var = |name: &str| std::env::var(name).unwrap();
-    let request = TokenRequest::client_credentials(var("TOKEN_URL"), ClientAuth::new("fleet", "s"))
-        .scope("api");
+    let refresh = var("MODE") == "refresh";
+    let request = if refresh {
+        TokenRequest::refresh(var("TOKEN_URL"), ClientAuth::new("fleet", "s"), "rt-0")
+    } else {
+        TokenRequest::client_credentials(var("TOKEN_URL"), ClientAuth::new("fleet", "s"))
+    }
+    .scope("api");
     let source = OAuthSource::new(request.clone(), UreqTransport::new());
     let (adopted, fetched, store_down) = (
         Arc::new(AtomicUsize::new(0)),
@@ -80,22 +109,34 @@ fn node() {
         Arc::new(AtomicUsize::new(0)),
     );
     let counters = (adopted.clone(), fetched.clone(), store_down.clone());
+    let builder = SharedTier::builder(
+        source,
+        RedisStore::open(&var("REDIS_URL")).unwrap(),
+        request.shape_key(),
+        Sealing::key(KEY),
+    );
+    let builder = if refresh {
+        builder.share_refresh_token()
+    } else {
+        builder
+    };
     let tier = Arc::new(
-        SharedTier::builder(
-            source,
-            RedisStore::open(&var("REDIS_URL")).unwrap(),
-            request.shape_key(),
-            Sealing::key(KEY),
-        )
-        .policy(policy())
-        .namespace(var("NAMESPACE"))
-        .on_event(move |e| match e {
-            FleetEvent::Adopted { .. } => drop(counters.0.fetch_add(1, Ordering::Relaxed)),
-            FleetEvent::Fetched { .. } => drop(counters.1.fetch_add(1, Ordering::Relaxed)),
-            FleetEvent::StoreUnavailable { .. } => drop(counters.2.fetch_add(1, Ordering::Relaxed)),
-            _ => {}
-        })
-        .build(),
+        builder
+            .policy(policy())
+            .namespace(var("NAMESPACE"))
+            .on_event(move |e| match e {
+                FleetEvent::Adopted { .. } => {
+                    counters.0.fetch_add(1, Ordering::Relaxed);
+                }
+                FleetEvent::Fetched { .. } => {
+                    counters.1.fetch_add(1, Ordering::Relaxed);
+                }
+                FleetEvent::StoreUnavailable { .. } => {
+                    counters.2.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            })
+            .build(),
     );
     let cache = BlockingCache::builder(Arc::clone(&tier))
         .policy(policy())
@@ -155,13 +196,14 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn start(redis: &str, token_url: &str, resource: &str) -> Fleet {
+    fn start(mode: &str, redis: &str, token_url: &str, resource: &str) -> Fleet {
         let exe = std::env::current_exe().unwrap();
         let namespace = format!("fleet:{}:", std::process::id());
         let mut children: Vec<Child> = (0..NODES)
             .map(|_| {
                 Command::new(&exe)
                     .env("FRESHEN_FLEET_NODE", "1")
+                    .env("MODE", mode)
                     .env("REDIS_URL", redis)
                     .env("TOKEN_URL", token_url)
                     .env("RESOURCE_ADDR", resource)
@@ -263,26 +305,12 @@ fn fleet_of_20_processes() {
         Fault::token(token, LIFETIME_SECS as i64)
     });
     // The resource server: 401 for a token it did not issue or that expired.
-    let issued_for_resource = Arc::clone(&issued);
-    let resource = FaultServer::with_fn(move |req| {
-        let now = Instant::now();
-        let valid = req.bearer().is_some_and(|b| {
-            issued_for_resource
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|(t, until)| t == b && now < *until)
-        });
-        if valid {
-            Fault::token("ok", 1)
-        } else {
-            Fault::status(401)
-        }
-    });
+    let resource = strict_resource(&issued);
     let token_times =
         || -> Vec<Instant> { endpoint.requests().iter().map(|r| r.received_at).collect() };
 
     let fleet = Fleet::start(
+        "client",
         redis.url(),
         &endpoint.token_url(),
         &resource.addr().to_string(),
@@ -361,4 +389,90 @@ fn fleet_of_20_processes() {
         results.iter().all(|l| field(l, "store_down") >= 1),
         "every node saw the outage"
     );
+}
+
+/// A resource server that accepts the tokens in `issued` until their expiry.
+fn strict_resource(issued: &Arc<Mutex<Vec<(String, Instant)>>>) -> FaultServer {
+    let issued = Arc::clone(issued);
+    FaultServer::with_fn(move |req| {
+        let now = Instant::now();
+        let valid = req.bearer().is_some_and(|b| {
+            issued
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(t, until)| t == b && now < *until)
+        });
+        if valid {
+            Fault::token("ok", 1)
+        } else {
+            Fault::status(401)
+        }
+    })
+}
+
+fn fleet_sharing_a_rotating_refresh_token() {
+    let redis = RedisServer::start().expect("redis-server");
+    let issued: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let invalid_grants = Arc::new(AtomicUsize::new(0));
+    // The server holds one live refresh token; using it retires it.
+    let current = Arc::new(Mutex::new("rt-0".to_owned()));
+    let (issued_e, invalid_e) = (Arc::clone(&issued), Arc::clone(&invalid_grants));
+    let endpoint = FaultServer::with_fn(move |req| {
+        let mut current = current.lock().unwrap();
+        if req.form_value("refresh_token").as_deref() != Some(current.as_str()) {
+            invalid_e.fetch_add(1, Ordering::SeqCst);
+            return Fault::oauth_error("invalid_grant");
+        }
+        let mut issued = issued_e.lock().unwrap();
+        let n = issued.len() + 1;
+        let access = format!("session-token-{n}");
+        *current = format!("rt-{n}");
+        issued.push((
+            access.clone(),
+            Instant::now() + Duration::from_secs(LIFETIME_SECS),
+        ));
+        let body = format!(
+            r#"{{"access_token":"{access}","token_type":"Bearer","expires_in":{LIFETIME_SECS},"refresh_token":"{}"}}"#,
+            *current
+        );
+        Fault::Raw {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into_bytes(),
+        }
+    });
+    let resource = strict_resource(&issued);
+    let fleet = Fleet::start(
+        "refresh",
+        redis.url(),
+        &endpoint.token_url(),
+        &resource.addr().to_string(),
+    );
+    wait_until("four rotations", Duration::from_secs(30), || {
+        endpoint.request_count() >= 5
+    });
+    let results = fleet.stop();
+    let times: Vec<Instant> = endpoint.requests().iter().map(|r| r.received_at).collect();
+    let per_rotation = rotations(&times);
+    let total = |name: &str| results.iter().map(|l| field(l, name)).sum::<u64>();
+    println!(
+        "rotating refresh tokens: grants per rotation {per_rotation:?}, invalid_grant {}, \
+         requests ok {}, rejected {}, caller errors {}",
+        invalid_grants.load(Ordering::SeqCst),
+        total("ok"),
+        total("rejected"),
+        total("errors"),
+    );
+    assert_eq!(
+        invalid_grants.load(Ordering::SeqCst),
+        0,
+        "a node presented a retired refresh token"
+    );
+    assert!(
+        per_rotation.iter().all(|&n| n == 1),
+        "grants per rotation: {per_rotation:?}"
+    );
+    assert_eq!(total("rejected"), 0);
+    assert_eq!(total("errors"), 0);
 }

@@ -185,6 +185,19 @@ impl TokenRequest {
         }
     }
 
+    /// Replaces the refresh token of a refresh-token request with `token`
+    /// (one another holder of the same session rotated to: a fleet sharing
+    /// one session). Returns whether this is a refresh-token request.
+    pub fn set_refresh_token(&mut self, token: Secret) -> bool {
+        match &mut self.grant {
+            Grant::RefreshToken { refresh_token } => {
+                *refresh_token = token;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes from `error` every secret this request sends (client secret,
     /// refresh, subject and actor tokens, extra parameter values) that the
     /// server echoed back (see [`ResponseError::redact`]).

@@ -6,7 +6,9 @@
 use core::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use freshen_core::{BlockingTokenSource, Error, Fetched, TokenSource};
+use freshen_core::{BlockingTokenSource, Error, Fetched, Secret, TokenSource};
+
+use crate::grant::Grant;
 
 use crate::request::TokenRequest;
 use crate::response::{ParseOptions, ParsedToken, parse_token_response};
@@ -44,6 +46,30 @@ impl<T> OAuthSource<T> {
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+
+    /// The refresh token this source will present next (a refresh-token
+    /// request only): after a rotation, the one the server sent last.
+    pub fn refresh_token(&self) -> Option<Secret> {
+        match self
+            .request
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .grant()
+        {
+            Grant::RefreshToken { refresh_token } => Some(refresh_token.clone()),
+            _ => None,
+        }
+    }
+
+    /// Makes this source present `token` from now on, for a session that
+    /// several holders share and another holder rotated. Returns whether
+    /// the request is a refresh-token request (otherwise nothing changes).
+    pub fn set_refresh_token(&self, token: Secret) -> bool {
+        self.request
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_refresh_token(token)
     }
 
     fn http_request(&self) -> Result<crate::http::HttpRequest, Error> {
