@@ -40,6 +40,7 @@ pub(crate) fn adopted_lifetime(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn usable_for(policy: &Policy, lifetime: Duration) -> Duration {

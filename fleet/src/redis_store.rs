@@ -72,9 +72,8 @@ impl RedisStore {
     /// or `rediss://` is refused: this build has no TLS). Nothing is
     /// connected until first use, so a fleet starts while Redis is down.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(|e| {
-            StoreError::new(format!("bad Redis URL: {}", format!("{:?}", e.kind())))
-        })?;
+        let client = Client::open(url)
+            .map_err(|e| StoreError::new(format!("bad Redis URL: {:?}", e.kind())))?;
         Ok(RedisStore {
             client,
             conn: Mutex::new(None),
@@ -133,7 +132,7 @@ fn describe(e: redis::RedisError) -> StoreError {
     } else if e.is_io_error() || e.is_connection_dropped() {
         "connection lost".to_owned()
     } else {
-        format!("error {}", format!("{:?}", e.kind()))
+        format!("error {:?}", e.kind())
     };
     StoreError::new(what)
 }

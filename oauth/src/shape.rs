@@ -56,7 +56,7 @@ impl ShapeKey {
         let mut out = String::with_capacity(64);
         for b in self.0 {
             for nibble in [b >> 4, b & 0xf] {
-                out.push(char::from(b"0123456789abcdef"[usize::from(nibble & 0xf)]));
+                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
             }
         }
         out
