@@ -365,3 +365,38 @@ fn a_frozen_redis_costs_a_refresh_tens_of_milliseconds_not_a_caller_error() {
         1
     );
 }
+
+/// Commands clients sent since the last `CONFIG RESETSTAT`: the reset and
+/// the INFO left out, and the commands the tier's scripts run inside
+/// (counted by Redis too, but not round trips; RedisStore sends none of
+/// them on its own).
+fn commands_since_reset(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    let inside_scripts = ["get:", "pttl:", "set:", "del:"];
+    info.lines()
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .filter(|l| !l.starts_with("config") && !l.starts_with("info"))
+        .filter(|l| !inside_scripts.iter().any(|c| l.starts_with(c)))
+        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn a_steady_rotation_costs_the_fetching_node_three_commands_and_an_adopter_one() {
+    let redis = RedisServer::start().unwrap();
+    let ns = namespace("commands");
+    let (ma, mb) = (Mint::new("a", LIFE), Mint::new("b", LIFE));
+    let a = node(redis.url(), &ns, ma.clone(), &Events::default());
+    let b = node(redis.url(), &ns, mb.clone(), &Events::default());
+    // A first rotation loads the scripts (EVALSHA, NOSCRIPT, EVAL).
+    BlockingTokenSource::fetch(&a).unwrap();
+    BlockingTokenSource::fetch(&b).unwrap();
+    let mut conn = raw(redis.url());
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    // The next rotation: b's refresh point comes first, then a's.
+    BlockingTokenSource::fetch(&b).unwrap();
+    assert_eq!(commands_since_reset(&mut conn), 3, "the fetching node: read, lease, publish");
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    assert_eq!(BlockingTokenSource::fetch(&a).unwrap().access_token.expose(), "b-1");
+    assert_eq!(commands_since_reset(&mut conn), 1, "an adopting node: one read");
+}
