@@ -17,25 +17,14 @@ use freshen_core::Policy;
 
 /// The lifetime to hand the cache for a token of full lifetime `full` with
 /// `remaining` left, or `None` when no more than the margin is left (such
-/// an entry is never adopted).
+/// an entry is never adopted): [`Policy::adopted_lifetime`], the one place
+/// this is decided (the simulator uses it too).
 pub(crate) fn adopted_lifetime(
     policy: &Policy,
     full: Duration,
     remaining: Duration,
 ) -> Option<Duration> {
-    let remaining = remaining.min(full);
-    let usable = remaining.checked_sub(policy.margin_for(full))?;
-    if usable.is_zero() {
-        return None;
-    }
-    let margin = policy.margin();
-    // Solve x - min(margin, x/4) = usable.
-    let x = if usable >= margin.saturating_mul(3) {
-        usable.saturating_add(margin)
-    } else {
-        usable.saturating_mul(4) / 3
-    };
-    Some(x.min(remaining))
+    policy.adopted_lifetime(full, remaining)
 }
 
 #[cfg(test)]

@@ -377,7 +377,14 @@ fn commands_since_reset(conn: &mut redis::Connection) -> u64 {
         .filter_map(|l| l.strip_prefix("cmdstat_"))
         .filter(|l| !l.starts_with("config") && !l.starts_with("info"))
         .filter(|l| !inside_scripts.iter().any(|c| l.starts_with(c)))
-        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum()
 }
 
@@ -392,11 +399,31 @@ fn a_steady_rotation_costs_the_fetching_node_three_commands_and_an_adopter_one()
     BlockingTokenSource::fetch(&a).unwrap();
     BlockingTokenSource::fetch(&b).unwrap();
     let mut conn = raw(redis.url());
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
     // The next rotation: b's refresh point comes first, then a's.
     BlockingTokenSource::fetch(&b).unwrap();
-    assert_eq!(commands_since_reset(&mut conn), 3, "the fetching node: read, lease, publish");
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
-    assert_eq!(BlockingTokenSource::fetch(&a).unwrap().access_token.expose(), "b-1");
-    assert_eq!(commands_since_reset(&mut conn), 1, "an adopting node: one read");
+    assert_eq!(
+        commands_since_reset(&mut conn),
+        3,
+        "the fetching node: read, lease, publish"
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(
+        BlockingTokenSource::fetch(&a)
+            .unwrap()
+            .access_token
+            .expose(),
+        "b-1"
+    );
+    assert_eq!(
+        commands_since_reset(&mut conn),
+        1,
+        "an adopting node: one read"
+    );
 }
