@@ -45,6 +45,7 @@ PUBLISHED=(
   freshen-ureq
   freshen-reqwest
   freshen-surf
+  freshen-fleet
   freshen
   freshen-sim
   freshen-cli

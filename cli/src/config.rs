@@ -111,6 +111,13 @@ impl ClientArgs {
     /// token URL, the client id and secret, scopes and parameters; then the
     /// transport's: plain http only to loopback).
     pub(crate) fn source(&self) -> Result<OAuthSource<UreqTransport>, Error> {
+        self.source_and_shape().map(|(source, _)| source)
+    }
+
+    /// [`ClientArgs::source`], and the request's shape (the shared store's key).
+    pub(crate) fn source_and_shape(
+        &self,
+    ) -> Result<(OAuthSource<UreqTransport>, freshen_oauth::ShapeKey), Error> {
         let secret = self.secret()?;
         let client = match self.auth {
             AuthMethod::Basic => ClientAuth::basic(self.client_id.clone(), secret),
@@ -132,9 +139,10 @@ impl ClientArgs {
             .with_timeout(Duration::from_secs(self.timeout))
             .with_allow_insecure_http(self.allow_insecure_http);
         freshen_oauth::transport::check_url(&self.token_url, &transport)?;
-        Ok(OAuthSource::new(
-            request,
-            UreqTransport::with_config(transport),
+        let shape = request.shape_key();
+        Ok((
+            OAuthSource::new(request, UreqTransport::with_config(transport)),
+            shape,
         ))
     }
 }

@@ -20,6 +20,7 @@
 
 mod config;
 mod exit;
+mod shared;
 mod simulate;
 mod watch;
 
