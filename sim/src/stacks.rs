@@ -354,7 +354,7 @@ impl Instance {
         });
         if timer.is_some_and(|w| w <= t) {
             self.polled_at = Some(t);
-            d.poll_timers(t, ctx, rec, rng, store.as_deref_mut());
+            d.poll_timers(t, ctx, rec, rng, store);
             return true;
         }
         let next_event = d
