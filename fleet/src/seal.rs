@@ -40,6 +40,15 @@ impl Sealing {
     /// Seals values with XChaCha20-Poly1305 under this 32-byte key. Every
     /// node of the fleet needs the same key; keep it where the client
     /// secret is kept.
+    ///
+    /// ```
+    /// use freshen_fleet::Sealing;
+    ///
+    /// let sealing = Sealing::key([7; 32]); // from your secret store
+    /// assert!(sealing.is_sealed());
+    /// assert_eq!(format!("{sealing:?}"), "Sealing(XChaCha20-Poly1305)"); // never the key
+    /// assert!(!Sealing::plaintext_insecure().is_sealed());
+    /// ```
     pub fn key(key: [u8; 32]) -> Self {
         let key = Zeroizing::new(key);
         Sealing(Mode::Sealed(Box::new(XChaCha20Poly1305::new(

@@ -427,3 +427,34 @@ fn a_steady_rotation_costs_the_fetching_node_three_commands_and_an_adopter_one()
         "an adopting node: one read"
     );
 }
+
+#[test]
+fn no_secret_reaches_debug_errors_or_events() {
+    // A password in the URL stays out of the store's Debug and its errors.
+    let store = freshen_fleet::RedisStore::open("redis://:hunter2@127.0.0.1:1/0").unwrap();
+    assert!(!format!("{store:?}").contains("hunter2"));
+    let e = Events::default();
+    let tier = freshen_fleet::SharedTier::builder(
+        Mint::new("token-secret", LIFE),
+        store,
+        common::request().shape_key(),
+        Sealing::key(KEY),
+    )
+    .on_event({
+        let sink = e.0.clone();
+        move |x| sink.lock().unwrap().push(x.clone())
+    })
+    .build();
+    assert_eq!(
+        BlockingTokenSource::fetch(&tier)
+            .unwrap()
+            .access_token
+            .expose(),
+        "token-secret-1"
+    );
+    let shown = format!("{tier:?} {:?}", e.all());
+    assert!(e.count(|x| matches!(x, FleetEvent::StoreUnavailable { .. })) == 1);
+    for secret in ["hunter2", "token-secret", "42, 42"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}

@@ -65,6 +65,15 @@ impl<T> OAuthSource<T> {
     /// Makes this source present `token` from now on, for a session that
     /// several holders share and another holder rotated. Returns whether
     /// the request is a refresh-token request (otherwise nothing changes).
+    ///
+    /// ```
+    /// use freshen_oauth::{ClientAuth, OAuthSource, TokenRequest};
+    ///
+    /// let request = TokenRequest::refresh("https://idp.example/token", ClientAuth::new("app", "s"), "rt-1");
+    /// let source = OAuthSource::new(request, ()); // any transport
+    /// assert!(source.set_refresh_token("rt-2".into()));
+    /// assert_eq!(source.refresh_token().unwrap().expose(), "rt-2");
+    /// ```
     pub fn set_refresh_token(&self, token: Secret) -> bool {
         self.request
             .lock()
