@@ -51,6 +51,7 @@ PUBLISHED=(
   freshen-jwt
   freshen-http
   freshen-tower
+  freshen-fleet
   freshen
   freshen-sim
   freshen-cli

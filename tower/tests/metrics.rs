@@ -74,7 +74,10 @@ impl Counts {
         for (key, _) in &retries {
             assert_eq!(key.labels().count(), 0, "no labels");
         }
-        retries.iter().map(|(_, c)| c.0.load(Ordering::SeqCst)).sum()
+        retries
+            .iter()
+            .map(|(_, c)| c.0.load(Ordering::SeqCst))
+            .sum()
     }
 }
 
