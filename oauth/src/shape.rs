@@ -10,13 +10,14 @@
 //! different inputs encode alike:
 //!
 //! - the token endpoint, exactly as configured;
-//! - the client id and its authentication method (not the secret: rotating a
-//!   client secret does not change what a token is for);
+//! - the client id, its authentication method and its secret (two callers
+//!   of one client id with different secrets must not be served each other's
+//!   token: a wrong secret fails at the endpoint, never in a cache);
 //! - the grant type and the grant's token-shaping parameters: for a token
 //!   exchange the subject and actor tokens (they name *whose* token it is: two
 //!   users must never share a key) and the token types; for a refresh-token
-//!   grant, not the refresh token (servers rotate it with every use: the
-//!   session, not the current refresh token, is what the token is for);
+//!   grant the refresh token as configured (it names the session; the key is
+//!   taken once, from the request as built, since servers rotate it);
 //! - the scopes, sorted and deduplicated (`"a b"` and `"b a a"` ask for the
 //!   same token);
 //! - the audiences and the resources, each sorted;
@@ -37,7 +38,7 @@ use crate::request::TokenRequest;
 
 /// The domain tag that starts every encoding: a change to what goes in
 /// bumps it, so keys of two encodings never meet.
-const DOMAIN: &[u8] = b"freshen-request-shape-v1";
+const DOMAIN: &[u8] = b"freshen-request-shape-v2";
 
 /// A stable digest of a token request's token-shaping parameters: equal for
 /// two requests whose tokens are interchangeable. See the module docs for
@@ -57,9 +58,7 @@ impl ShapeKey {
     /// path of a token file. Requests whose credentials come from
     /// [`OAuthSource::with_per_attempt`](crate::OAuthSource::with_per_attempt)
     /// must be named this way, or two of them that differ only in what is
-    /// made per attempt would share a key. A refresh-token grant's key
-    /// leaves the refresh token out (it rotates; the session is what counts):
-    /// a process keeping several users' sessions names each here too.
+    /// made per attempt would share a key.
     ///
     /// ```
     /// use freshen_oauth::{ClientAuth, TokenRequest};
@@ -73,7 +72,7 @@ impl ShapeKey {
     #[must_use]
     pub fn naming(&self, part: &str) -> ShapeKey {
         let mut e = Encoder(Sha256::new());
-        e.field(b"freshen-request-shape-v1/named");
+        e.field(b"freshen-request-shape-v2/named");
         e.field(&self.0);
         e.field(part.as_bytes());
         ShapeKey(e.0.finalize().into())
@@ -133,9 +132,9 @@ impl TokenRequest {
     ///
     /// let url = "https://idp.example/token";
     /// let a = TokenRequest::client_credentials(url, ClientAuth::new("svc", "s1")).scopes(["read", "write"]);
-    /// let b = TokenRequest::client_credentials(url, ClientAuth::new("svc", "s2")).scopes(["write", "read"]);
+    /// let b = TokenRequest::client_credentials(url, ClientAuth::new("svc", "s1")).scopes(["write", "read"]);
     /// let c = TokenRequest::client_credentials(url, ClientAuth::new("svc", "s1")).scope("read");
-    /// assert_eq!(a.shape_key(), b.shape_key()); // the secret and scope order do not shape a token
+    /// assert_eq!(a.shape_key(), b.shape_key()); // scope order does not shape a token
     /// assert_ne!(a.shape_key(), c.shape_key());
     /// assert_eq!(a.shape_key().to_hex().len(), 64);
     /// ```
@@ -148,6 +147,7 @@ impl TokenRequest {
                 e.field(b"client");
                 e.field(client.client_id().as_bytes());
                 e.field(client.method().as_str().as_bytes());
+                e.field(client.secret_str().unwrap_or("").as_bytes());
             }
             None => e.field(b"no-client"),
         }
@@ -156,7 +156,8 @@ impl TokenRequest {
         match grant {
             // The JWT-bearer grant's assertion is made per attempt: who it
             // names is the maker's, added with [`ShapeKey::naming`].
-            Grant::ClientCredentials | Grant::RefreshToken { .. } | Grant::JwtBearer => {}
+            Grant::ClientCredentials | Grant::JwtBearer => {}
+            Grant::RefreshToken { refresh_token } => e.field(refresh_token.expose().as_bytes()),
             Grant::TokenExchange(x) => {
                 match x.subject_token_expose() {
                     Some(subject) => e.field(subject.as_bytes()),
@@ -236,23 +237,20 @@ mod tests {
     }
 
     #[test]
-    fn order_duplicates_secrets_and_refresh_tokens_do_not() {
+    fn order_and_duplicates_do_not() {
         let a = base()
             .scopes(["b", "a"])
             .audience("y")
             .audience("x")
             .param("p", "1")
             .param("q", "2");
-        let b = TokenRequest::client_credentials(URL, ClientAuth::new("svc", "rotated"))
+        let b = TokenRequest::client_credentials(URL, ClientAuth::new("svc", "secret"))
             .scopes(["a", "b", "a"])
             .audience("x")
             .audience("y")
             .param("q", "2")
             .param("p", "1");
         assert_eq!(a.shape_key(), b.shape_key());
-        let r1 = TokenRequest::refresh(URL, ClientAuth::new("svc", "s"), "rt-1");
-        let r2 = TokenRequest::refresh(URL, ClientAuth::new("svc", "s"), "rt-2");
-        assert_eq!(r1.shape_key(), r2.shape_key());
     }
 
     #[test]
@@ -273,7 +271,7 @@ mod tests {
         // versions would otherwise read each other's entries.
         assert_eq!(
             base().scope("read").shape_key().to_hex(),
-            "9f62013855000ab93ab09035f2ba8a7fd239a553b1a6a237c127c8e5b137b8e9"
+            "9f3670ca02f6650ed4cbc70dbce48f46b769548e4e722c0349c193f0afaafefd"
         );
         let hex = base().shape_key().to_hex();
         assert!(
