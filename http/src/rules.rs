@@ -6,10 +6,12 @@ use std::sync::Arc;
 use freshen_core::{ConfigError, Error, ErrorKind};
 use freshen_oauth::transport::{display_url, plain_http_allowed};
 use http::header::WWW_AUTHENTICATE;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, StatusCode, Uri};
 
 use crate::challenge::bearer_invalid_token;
 
+/// Named once: a name looked up by string is parsed on every response.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 /// gRPC's `UNAUTHENTICATED` status code.
 const GRPC_UNAUTHENTICATED: &[u8] = b"16";
 /// gRPC's `PERMISSION_DENIED` status code.
@@ -102,7 +104,7 @@ impl Rules {
     /// What a response with `status` and `headers` says about the token
     /// (see the table on [`Rules`]).
     pub fn verdict(&self, status: StatusCode, headers: &HeaderMap) -> Verdict {
-        let grpc = headers.get("grpc-status").map(|v| v.as_bytes());
+        let grpc = headers.get(GRPC_STATUS).map(|v| v.as_bytes());
         let rejected = status == StatusCode::UNAUTHORIZED
             || grpc == Some(GRPC_UNAUTHENTICATED)
             || headers
