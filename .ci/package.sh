@@ -58,6 +58,13 @@ PUBLISHED=(
 )
 
 OFFLINE=--offline
+
+# Cargo extracts each packaged sibling into its registry's source cache and
+# reuses an extraction it finds there under the same name and version, so a
+# second run on one machine (same target directory) would verify against the
+# first run's sources. These crates are not on a registry yet: their
+# extractions are only ever this script's, and are dropped first.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/freshen-*
 [ "${PACKAGE_ONLINE:-0}" = 1 ] && OFFLINE=
 
 step() { echo; echo "=== $* ($(date +%T))"; }
