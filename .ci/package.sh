@@ -52,6 +52,7 @@ PUBLISHED=(
   freshen-http
   freshen-tower
   freshen-reqwest-middleware
+  freshen-fleet
   freshen
   freshen-sim
   freshen-cli

@@ -12,7 +12,7 @@ use freshen_oauth::{ConfigError, OAuthSource};
 use freshen_ureq::UreqTransport;
 use zeroize::Zeroizing;
 
-use crate::assertion::AssertionArgs;
+use crate::assertion::{AssertionArgs, Made};
 use crate::metadata::MetadataServer;
 
 /// How the client authenticates (RFC 6749 §2.3.1).
@@ -126,19 +126,32 @@ impl ClientArgs {
         Ok(Some(Secret::new(std::mem::take(&mut *secret))))
     }
 
+    /// The transport's settings from the flags.
+    fn transport_config(&self) -> TransportConfig {
+        TransportConfig::new()
+            .with_timeout(Duration::from_secs(self.timeout))
+            .with_allow_insecure_http(self.allow_insecure_http)
+    }
+
     /// The token source these arguments describe: a metadata server with
-    /// `--metadata`, otherwise one over ureq (client credentials, or the
+    /// `--metadata`, otherwise [`ClientArgs::source_and_shape`]'s.
+    pub(crate) fn source(&self) -> Result<Box<dyn BlockingTokenSource>, Error> {
+        if let Some(server) = self.metadata {
+            return crate::metadata::source(server, self, self.transport_config());
+        }
+        let (source, _) = self.source_and_shape()?;
+        Ok(Box::new(source))
+    }
+
+    /// The token endpoint's source over ureq (client credentials, or the
     /// JWT-bearer grant or a token exchange, with what is made per
     /// attempt), checked before any request is sent (the library's checks:
     /// the token URL, the client id and secret, scopes and parameters; then
-    /// the transport's: plain http only to loopback).
-    pub(crate) fn source(&self) -> Result<Box<dyn BlockingTokenSource>, Error> {
-        let transport = TransportConfig::new()
-            .with_timeout(Duration::from_secs(self.timeout))
-            .with_allow_insecure_http(self.allow_insecure_http);
-        if let Some(server) = self.metadata {
-            return crate::metadata::source(server, self, transport);
-        }
+    /// the transport's: plain http only to loopback), and the request's
+    /// shape (a shared store's key).
+    pub(crate) fn source_and_shape(
+        &self,
+    ) -> Result<(OAuthSource<UreqTransport, Made>, freshen_oauth::ShapeKey), Error> {
         let (Some(token_url), Some(client_id)) = (&self.token_url, &self.client_id) else {
             return Err(config_error("--token-url and --client-id are required"));
         };
@@ -156,9 +169,12 @@ impl ClientArgs {
             request = request.param(n.clone(), v.clone());
         }
         request.validate()?;
+        let transport = self.transport_config();
         freshen_oauth::transport::check_url(token_url, &transport)?;
-        Ok(Box::new(
+        let shape = request.shape_key();
+        Ok((
             OAuthSource::new(request, UreqTransport::with_config(transport)).with_per_attempt(made),
+            shape,
         ))
     }
 }

@@ -26,6 +26,7 @@ mod assertion;
 mod config;
 mod exit;
 mod metadata;
+mod shared;
 mod simulate;
 mod watch;
 

@@ -15,6 +15,8 @@ pub(crate) enum Preset {
     SeedIncident,
     /// 10,000 instances started within one second.
     ThunderingHerd,
+    /// 1,000 instances sharing tokens through a store that is down for 20 min.
+    SharedFleet,
 }
 
 /// `freshen simulate` arguments: a preset, with any number overridden.
@@ -61,6 +63,7 @@ impl SimulateArgs {
         let base = match self.preset {
             Preset::SeedIncident => Scenario::seed_incident(),
             Preset::ThunderingHerd => Scenario::thundering_herd(),
+            Preset::SharedFleet => Scenario::shared_fleet(),
         };
         let mut b = ScenarioBuilder::from_scenario(base);
         if let Some(n) = self.instances {

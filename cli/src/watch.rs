@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use freshen_blocking::BlockingCache;
-use freshen_core::{Event, Phase, Policy, Token};
+use freshen_core::{BlockingTokenSource, Event, Phase, Policy, Token};
+use freshen_fleet::FleetEvent;
 use serde_json::{Value, json};
 
 use crate::config::{ClientArgs, seconds_at_least_one};
 use crate::exit;
+use crate::shared::{SharedStoreArgs, describe};
 
 /// `freshen watch --help`'s exit codes (also in README.md).
 pub(crate) const EXIT_CODES: &str = "\
@@ -35,6 +37,8 @@ Exit codes: the state when the watch ends (after --for; without --for it runs un
 pub(crate) struct WatchArgs {
     #[command(flatten)]
     pub client: ClientArgs,
+    #[command(flatten)]
+    pub shared: SharedStoreArgs,
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -144,19 +148,42 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         json: args.json,
         start: Instant::now(),
     };
-    let source = match args.client.source() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("freshen: {e}");
-            return exit::for_error(&e);
-        }
-    };
     let policy = match Policy::builder().prefetch(true).build() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("freshen: {e}");
             return exit::CONFIG;
         }
+    };
+    // The cache's source: the tier in front of the endpoint, or the endpoint.
+    let (source, tier): (Box<dyn BlockingTokenSource>, _) = match &args.shared.shared_store {
+        Some(url) => {
+            let (source, shape) = match args.client.source_and_shape() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("freshen: {e}");
+                    return exit::for_error(&e);
+                }
+            };
+            let sink = move |e: &FleetEvent| {
+                let (text, name) = describe(e);
+                printer.line(&text, json!({ "event": name }));
+            };
+            match args.shared.tier(url, source, shape, policy.clone(), sink) {
+                Ok(tier) => (Box::new(Arc::clone(&tier)), Some(tier)),
+                Err(e) => {
+                    eprintln!("freshen: {e}");
+                    return exit::for_error(&e);
+                }
+            }
+        }
+        None => match args.client.source() {
+            Ok(source) => (source, None),
+            Err(e) => {
+                eprintln!("freshen: {e}");
+                return exit::for_error(&e);
+            }
+        },
     };
     let cache = Arc::new(
         BlockingCache::builder(source)
@@ -173,6 +200,7 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
     let interval = Duration::from_secs(args.interval);
     let mut state = EndState::default();
     let mut last_generation = None;
+    let mut served_locally = 0u64;
     'watch: loop {
         if over() {
             break;
@@ -201,8 +229,16 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         }
         match worker.join() {
             Ok(Ok(token)) => {
-                if last_generation != Some(token.generation()) {
+                if last_generation == Some(token.generation()) {
+                    served_locally += 1;
+                } else {
                     last_generation = Some(token.generation());
+                    // A new token came from the cache's source: the tier
+                    // says which side of it, else it is the endpoint's.
+                    let origin = tier
+                        .as_ref()
+                        .and_then(|t| t.last_origin())
+                        .map_or_else(|| String::from("endpoint"), |o| o.to_string());
                     let now = cache.now();
                     let phase = match token.phase(now) {
                         Phase::Fresh => "fresh",
@@ -215,10 +251,10 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
                         .as_secs_f64();
                     printer.line(
                         &format!(
-                            "serving token #{} ({phase}, expires in {expires_in:.0}s)",
+                            "serving token #{} from the {origin} ({phase}, expires in {expires_in:.0}s)",
                             token.generation().number()
                         ),
-                        json!({ "event": "serving", "generation": token.generation().number(), "phase": phase, "expires_in_s": expires_in }),
+                        json!({ "event": "serving", "generation": token.generation().number(), "from": origin, "phase": phase, "expires_in_s": expires_in }),
                     );
                 }
                 state.served(token);
@@ -249,8 +285,8 @@ pub(crate) fn run(args: &WatchArgs) -> u8 {
         String::from("watch ended before the token endpoint answered")
     };
     printer.line(
-        &format!("{text} (exit {code})"),
-        json!({ "event": "end", "usable": usable, "exit_code": code }),
+        &format!("{text}; {served_locally} asks served locally (exit {code})"),
+        json!({ "event": "end", "usable": usable, "exit_code": code, "served_locally": served_locally }),
     );
     code
 }

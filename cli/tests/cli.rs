@@ -596,3 +596,99 @@ fn token_from_a_metadata_server() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `freshen watch --shared-store` as client `cli`, sealing with `key`.
+fn watch_shared(url: &str, redis: &str, key: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_freshen"))
+        .args([
+            "watch",
+            "--json",
+            "--for",
+            "1",
+            "--token-url",
+            url,
+            "--client-id",
+            "cli",
+        ])
+        .args(["--shared-store", redis])
+        .env("FRESHEN_CLIENT_SECRET", SECRET)
+        .env("FRESHEN_SHARED_STORE_KEY", key)
+        .env_remove("FRESHEN_SHARED_STORE_KEY_FILE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn watch_with_a_shared_store_shows_where_each_token_came_from() {
+    let redis = freshen_testkit::RedisServer::shared_or_start().unwrap();
+    let server = endpoint();
+    let key = "5a".repeat(32);
+    let from = |out: &Output| {
+        events(out)
+            .iter()
+            .filter(|e| e["event"] == "serving")
+            .map(|e| e["from"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // The first node fetches from the endpoint and stores the token.
+    let first = watch_shared(&server.token_url(), redis.url(), &key);
+    assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
+    assert_eq!(from(&first), vec!["endpoint"]);
+    assert!(
+        events(&first)
+            .iter()
+            .any(|e| e["event"] == "shared_fetched")
+    );
+    // The next one takes it from the shared store: no second token request.
+    let second = watch_shared(&server.token_url(), redis.url(), &key);
+    assert_eq!(from(&second), vec!["shared store"]);
+    assert_eq!(server.request_count(), 1);
+    // What is stored is sealed: the token is not in Redis in the clear.
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg("freshen:v1:tok:*")
+        .query(&mut conn)
+        .unwrap();
+    let values: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| redis::cmd("GET").arg(k).query(&mut conn).unwrap())
+        .collect();
+    assert!(!values.is_empty());
+    assert!(
+        values
+            .iter()
+            .all(|v| !v.windows(16).any(|w| w == b"cli-access-token"))
+    );
+    let (stdout, stderr) = text(&second);
+    assert!(
+        !stdout.contains(&key) && !stderr.contains(&key),
+        "the key was echoed"
+    );
+}
+
+#[test]
+fn watch_with_a_shared_store_needs_a_key_or_says_plaintext() {
+    let server = endpoint();
+    let out = Command::new(env!("CARGO_BIN_EXE_freshen"))
+        .args([
+            "watch",
+            "--for",
+            "1",
+            "--token-url",
+            &server.token_url(),
+            "--client-id",
+            "cli",
+        ])
+        .args(["--shared-store", "redis://127.0.0.1:1/0"])
+        .env("FRESHEN_CLIENT_SECRET", SECRET)
+        .env_remove("FRESHEN_SHARED_STORE_KEY")
+        .env_remove("FRESHEN_SHARED_STORE_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out).1.contains("FRESHEN_SHARED_STORE_KEY"));
+    assert!(server.requests().is_empty());
+}

@@ -303,6 +303,45 @@ impl Policy {
             None => self.attempt_timeout,
         }
     }
+    /// The lifetime to give a token of full lifetime `full` that another
+    /// holder fetched and that has `remaining` left (a fleet sharing
+    /// tokens), so that this holder stops using it when the fetcher does;
+    /// `None` when no more than the margin is left (never adopt it).
+    ///
+    /// A machine computes `usable_until = sent + lifetime - margin_for(lifetime)`,
+    /// and `margin_for` shrinks with the lifetime: passing `remaining` as is
+    /// would give the adopter a smaller margin than the fetcher's
+    /// `margin_for(full)`, so it would serve the token later (a 401 window
+    /// near expiry). This returns the `x <= remaining` with
+    /// `x - margin_for(x) = remaining - margin_for(full)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use freshen_core::Policy;
+    ///
+    /// let policy = Policy::default();
+    /// let (full, left) = (Duration::from_secs(200), Duration::from_secs(120));
+    /// let x = policy.adopted_lifetime(full, left).unwrap();
+    /// // The fetcher stops 50 s (a quarter of 200 s) before expiry; so does the adopter.
+    /// assert_eq!(x - policy.margin_for(x), left - policy.margin_for(full));
+    /// assert!(x <= left);
+    /// assert_eq!(policy.adopted_lifetime(full, Duration::from_secs(50)), None);
+    /// ```
+    pub fn adopted_lifetime(&self, full: Duration, remaining: Duration) -> Option<Duration> {
+        let remaining = remaining.min(full);
+        let usable = remaining.checked_sub(self.margin_for(full))?;
+        if usable.is_zero() {
+            return None;
+        }
+        // Solve x - min(margin, x/4) = usable.
+        let x = if usable >= self.margin.saturating_mul(3) {
+            usable.saturating_add(self.margin)
+        } else {
+            usable.saturating_mul(4) / 3
+        };
+        Some(x.min(remaining))
+    }
+
     /// The lifetime assumed when a response states none.
     pub fn default_lifetime(&self) -> Duration {
         self.default_lifetime

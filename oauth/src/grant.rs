@@ -185,6 +185,17 @@ impl TokenExchange {
         self
     }
 
+    /// The subject token, for [`crate::TokenRequest::shape_key`] (`None`:
+    /// made per attempt).
+    pub(crate) fn subject_token_expose(&self) -> Option<&str> {
+        self.subject_token.as_ref().map(Secret::expose)
+    }
+
+    /// The actor token and its type, for [`crate::TokenRequest::shape_key`].
+    pub(crate) fn actor_expose(&self) -> Option<(&str, &str)> {
+        self.actor.as_ref().map(|(t, ty)| (t.expose(), ty.as_str()))
+    }
+
     /// The subject token's type.
     pub fn subject_token_type(&self) -> &str {
         &self.subject_token_type

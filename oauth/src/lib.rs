@@ -56,8 +56,8 @@ pub mod http;
 pub mod request;
 pub mod response;
 pub mod response_error;
-/// `std` only: the key of a token, for keyed caches.
-#[cfg(feature = "std")]
+/// The key of a token's shape: what makes two requests' tokens
+/// interchangeable (keyed caches, a fleet's shared store).
 pub mod shape;
 /// `std` only: the one module that locks and reads the system clock.
 #[cfg(feature = "std")]

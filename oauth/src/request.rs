@@ -173,6 +173,13 @@ impl TokenRequest {
         self.client.as_ref()
     }
 
+    /// Scopes, audiences, resources and extra parameters as configured, for
+    /// [`TokenRequest::shape_key`].
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn shaping_lists(&self) -> (&[String], &[String], &[String], &[(String, String)]) {
+        (&self.scopes, &self.audiences, &self.resources, &self.extra)
+    }
+
     /// Keeps a rotated refresh token: when `response` carries a new
     /// `refresh_token` and this is a refresh-token request, it replaces the
     /// one held, so the next refresh does not present a token the server has
@@ -206,17 +213,6 @@ impl TokenRequest {
             }
             _ => false,
         }
-    }
-
-    /// This request with its scope, audience and resource sets sorted and
-    /// without repeats (see [`TokenRequest::shape_key`]).
-    #[cfg(feature = "std")]
-    pub(crate) fn normalized(&self) -> TokenRequest {
-        let mut request = self.clone();
-        crate::shape::as_set(&mut request.scopes);
-        crate::shape::as_set(&mut request.audiences);
-        crate::shape::as_set(&mut request.resources);
-        request
     }
 
     /// Removes from `error` every secret this request sends (client secret,

@@ -232,6 +232,29 @@ impl<T, P> OAuthSource<T, P> {
         &self.transport
     }
 
+    /// The refresh token this source will present next (a refresh-token
+    /// request only): after a rotation, the one the server sent last.
+    pub fn refresh_token(&self) -> Option<Secret> {
+        self.held().request.refresh_token().cloned()
+    }
+
+    /// Makes this source present `token` from now on, for a session that
+    /// several holders share and another holder rotated. Returns whether
+    /// the token held changed (never for a request that is not a
+    /// refresh-token request, nor for an empty token).
+    ///
+    /// ```
+    /// use freshen_oauth::{ClientAuth, OAuthSource, TokenRequest};
+    ///
+    /// let request = TokenRequest::refresh("https://idp.example/token", ClientAuth::new("app", "s"), "rt-1");
+    /// let source = OAuthSource::new(request, ()); // any transport
+    /// assert!(source.set_refresh_token("rt-2".into()));
+    /// assert_eq!(source.refresh_token().unwrap().expose(), "rt-2");
+    /// ```
+    pub fn set_refresh_token(&self, token: Secret) -> bool {
+        self.held().request.replace_refresh_token(&token)
+    }
+
     fn held(&self) -> MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -7,7 +7,9 @@
 //! - (a) an x/oauth2-style lazy cache ([`Stack::Lazy`]);
 //! - (b) the double cache of the seed incident ([`Stack::DoubleCache`]);
 //! - (c) freshen: the real [`freshen_core::Machine`], driven as freshen's
-//!   drivers drive it ([`Stack::Freshen`]).
+//!   drivers drive it ([`Stack::Freshen`]);
+//! - (d) freshen behind a shared store, as freshen-fleet shares tokens
+//!   across a fleet, with an optional store outage ([`Stack::SharedStore`]).
 //!
 //! The token endpoint is well-behaved: every call, after 50–200 ms, brings a
 //! new token of the full lifetime. For each stack the [`Report`] gives the
@@ -106,6 +108,13 @@ pub fn run(scenario: &Scenario) -> Report {
         .zip(1u64..)
         .map(|(stack, k)| {
             let mut rec = Recorder::new(scenario.latency(), rate, scenario.bucket(), end);
+            if let Stack::SharedStore { policy, outage, .. } = stack {
+                let mut rngs: Vec<Rng> = (0..scenario.instances())
+                    .map(|i| Rng::stream(scenario.seed(), k, u64::from(i)))
+                    .collect();
+                let outage = outage.map(|(from, to)| (nanos(from), nanos(to)));
+                stacks::shared_store(&mut rec, &ctx, &mut rngs, &starts, policy, outage);
+            }
             for (start, i) in starts.iter().zip(0u32..) {
                 let mut rng = Rng::stream(scenario.seed(), k, u64::from(i));
                 match stack {
@@ -114,6 +123,8 @@ pub fn run(scenario: &Scenario) -> Report {
                     Stack::Freshen { policy, .. } => {
                         stacks::freshen(&mut rec, &ctx, &mut rng, *start, policy, i);
                     }
+                    // Run above, the whole fleet at once.
+                    Stack::SharedStore { .. } => {}
                 }
             }
             rec.finish(

@@ -31,6 +31,21 @@ pub enum Stack {
         /// The machine's policy.
         policy: Policy,
     },
+    /// (d) freshen behind a shared store (freshen-fleet): each instance's
+    /// machine as in (c), its source a tier over one store the whole fleet
+    /// shares. A refresh adopts a newer stored token (one store round trip),
+    /// else takes the lease and calls the endpoint (and stores the token),
+    /// else waits for the lease holder's token. In `outage` (from, to) the
+    /// store is down: every instance fetches alone, and the store comes back
+    /// empty.
+    SharedStore {
+        /// The name in reports and plots.
+        label: String,
+        /// The machines' policy.
+        policy: Policy,
+        /// When the store is unreachable, from the start of the run.
+        outage: Option<(Duration, Duration)>,
+    },
 }
 
 impl Stack {
@@ -60,12 +75,22 @@ impl Stack {
         Stack::freshen_with("freshen, no jitter", policy)
     }
 
+    /// freshen with the default policy behind a shared store that is down
+    /// during `outage` (from, to), labelled `freshen + shared store`.
+    pub fn shared_store(outage: Option<(Duration, Duration)>) -> Self {
+        Stack::SharedStore {
+            label: "freshen + shared store".into(),
+            policy: Policy::default(),
+            outage,
+        }
+    }
+
     /// The name in reports and plots.
     pub fn label(&self) -> &str {
         match self {
             Stack::Lazy => "lazy cache (x/oauth2)",
             Stack::DoubleCache => "double cache (seed)",
-            Stack::Freshen { label, .. } => label,
+            Stack::Freshen { label, .. } | Stack::SharedStore { label, .. } => label,
         }
     }
 }
@@ -198,6 +223,20 @@ impl Scenario {
                 Stack::freshen(),
                 Stack::freshen_no_jitter(),
             ],
+            ..Scenario::seed_incident()
+        }
+    }
+
+    /// A fleet sharing its tokens: 1,000 instances started within a minute,
+    /// 10,000 requests/s, 1 h tokens, 4 simulated hours, the shared store
+    /// down from 1:55 to 2:15; freshen per instance against freshen behind
+    /// the shared store.
+    pub fn shared_fleet() -> Self {
+        let outage = (Duration::from_secs(115 * 60), Duration::from_secs(135 * 60));
+        Scenario {
+            name: "fleet of 1,000 sharing tokens: 1 h tokens, shared store down 1:55-2:15".into(),
+            instances: 1_000,
+            stacks: vec![Stack::freshen(), Stack::shared_store(Some(outage))],
             ..Scenario::seed_incident()
         }
     }

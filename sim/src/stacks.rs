@@ -233,6 +233,7 @@ struct Attempt {
     id: freshen_core::AttemptId,
     sent: u64,
     fetch: Fetch,
+    source: Source,
 }
 
 /// (c) freshen: the real [`Machine`], driven as freshen's drivers drive it.
@@ -254,30 +255,107 @@ pub(crate) fn freshen(
     policy: &Policy,
     instance: u32,
 ) {
-    let mut d = FreshenDriver {
-        m: Machine::new(policy.clone()),
-        attempt: None,
-        newest: None,
-        minted: 0,
-        instance,
-    };
-    let mut t = start;
-    let mut polled_at: Option<u64> = None;
-    while t < ctx.end {
+    let mut one = Instance::new(start, policy, instance);
+    while one.step(ctx, rec, rng, None) {}
+}
+
+/// (d) freshen behind a shared store: every instance's machine as in (c),
+/// its source a tier over one store the fleet shares (freshen-fleet's
+/// protocol: adopt a newer token, else take the lease and fetch, a loser
+/// waits for the winner), with the store down in `outage`.
+///
+/// Instances interact through the store, so they advance together, the one
+/// furthest behind in time first: an attempt sees every lease taken and
+/// every token published before it.
+pub(crate) fn shared_store(
+    rec: &mut Recorder<'_>,
+    ctx: &Ctx,
+    rngs: &mut [Rng],
+    starts: &[u64],
+    policy: &Policy,
+    outage: Option<(u64, u64)>,
+) {
+    use core::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    let mut store = Store::new(outage, policy.clone(), ctx.lifetime);
+    let mut fleet: Vec<Instance> = starts
+        .iter()
+        .zip(0u32..)
+        .map(|(&start, i)| Instance::new(start, policy, i))
+        .collect();
+    let mut queue: BinaryHeap<Reverse<(u64, usize)>> = fleet
+        .iter()
+        .enumerate()
+        .map(|(i, one)| Reverse((one.t, i)))
+        .collect();
+    while let Some(Reverse((_, i))) = queue.pop() {
+        let (Some(one), Some(rng)) = (fleet.get_mut(i), rngs.get_mut(i)) else {
+            continue;
+        };
+        if one.step(ctx, rec, rng, Some(&mut store)) {
+            queue.push(Reverse((one.t, i)));
+        }
+    }
+}
+
+/// One instance of (c) or (d), advanced one event at a time.
+struct Instance {
+    d: FreshenDriver,
+    t: u64,
+    polled_at: Option<u64>,
+    /// An arrival drawn but not handled yet (handled at its time, after
+    /// every earlier event of the fleet).
+    pending: Option<u64>,
+}
+
+impl Instance {
+    fn new(start: u64, policy: &Policy, instance: u32) -> Self {
+        Instance {
+            d: FreshenDriver {
+                m: Machine::new(policy.clone()),
+                attempt: None,
+                newest: None,
+                minted: 0,
+                instance,
+                last: None,
+            },
+            t: start,
+            polled_at: None,
+            pending: None,
+        }
+    }
+
+    /// One event; whether the instance has more before the end of the run.
+    fn step(
+        &mut self,
+        ctx: &Ctx,
+        rec: &mut Recorder<'_>,
+        rng: &mut Rng,
+        mut store: Option<&mut Store>,
+    ) -> bool {
+        let (d, t) = (&mut self.d, self.t);
+        if t >= ctx.end {
+            return false;
+        }
+        if let Some(a) = self.pending.take() {
+            d.request(a, ctx, rec, rng, store.as_deref_mut());
+            return true;
+        }
         if let Some(a) = d.attempt.filter(|a| a.fetch.done <= t) {
             d.attempt = None;
             d.landed(a, ctx, rec, rng);
-            continue;
+            return true;
         }
         // The driver's timer, never twice at one instant.
         let timer = d.m.next_wakeup().map(|w| {
             w.as_nanos()
-                .max(polled_at.map_or(0, |p| p.saturating_add(1)))
+                .max(self.polled_at.map_or(0, |p| p.saturating_add(1)))
         });
         if timer.is_some_and(|w| w <= t) {
-            polled_at = Some(t);
-            d.poll_timers(t, ctx, rec, rng);
-            continue;
+            self.polled_at = Some(t);
+            d.poll_timers(t, ctx, rec, rng, store);
+            return true;
         }
         let next_event = d
             .attempt
@@ -294,18 +372,92 @@ pub(crate) fn freshen(
                     .min(next_event);
                 let real = d.real_expiry(token);
                 rec.served_span(t, to, real);
-                t = to;
-                continue;
+                self.t = to;
+                return true;
             }
         }
         let a = ctx.arrival(t, rng);
         if a >= next_event {
-            t = next_event;
-            continue;
+            self.t = next_event;
+            return true;
         }
-        t = a;
-        d.request(a, ctx, rec, rng);
+        self.t = a;
+        self.pending = Some(a);
+        true
     }
+}
+
+/// A token in the shared store.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    id: u64,
+    /// When its writer stored it.
+    published: u64,
+    /// When the store drops it (its TTL: the writer's send + lifetime).
+    store_expiry: u64,
+    /// When the server stops accepting it.
+    real: u64,
+}
+
+/// The shared store (Redis) as the fleet sees it: the newest entry, the
+/// lease, and the outage window (the store restarts empty after it).
+struct Store {
+    outage: Option<(u64, u64)>,
+    policy: Policy,
+    lifetime: u64,
+    entries: Vec<Entry>,
+    /// The lease: taken at, released (token published) at.
+    lease: Option<(u64, u64)>,
+    next_id: u64,
+}
+
+impl Store {
+    fn new(outage: Option<(u64, u64)>, policy: Policy, lifetime: u64) -> Self {
+        Store {
+            outage,
+            policy,
+            lifetime,
+            entries: Vec::new(),
+            lease: None,
+            next_id: 1,
+        }
+    }
+
+    fn up(&self, t: u64) -> bool {
+        self.outage.is_none_or(|(from, to)| t < from || t >= to)
+    }
+
+    /// Whether an outage began in `(from, to]`: what was written at `from`
+    /// is gone at `to`.
+    fn wiped_between(&self, from: u64, to: u64) -> bool {
+        self.outage.is_some_and(|(o, _)| from < o && o <= to)
+    }
+
+    /// The entry a read at `t` finds.
+    fn read(&self, t: u64) -> Option<Entry> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.published <= t && t < e.store_expiry && !self.wiped_between(e.published, t))
+            .copied()
+    }
+
+    fn lease_held(&self, t: u64) -> Option<u64> {
+        self.lease
+            .filter(|&(from, until)| from <= t && t < until && !self.wiped_between(from, t))
+            .map(|(_, until)| until)
+    }
+}
+
+/// What an attempt of (d) does, decided when it starts.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// A call to the token endpoint (its token gets this id).
+    Endpoint { id: u64 },
+    /// A token from the store, with the lifetime the tier hands over.
+    Adopt { id: u64, lifetime: u64 },
+    /// The wait for another instance's token outlasted the attempt's budget.
+    GiveUp,
 }
 
 struct FreshenDriver {
@@ -315,6 +467,9 @@ struct FreshenDriver {
     newest: Option<(Generation, u64)>,
     minted: u64,
     instance: u32,
+    /// (d): the store token last handed to the machine, and its expiry as
+    /// the machine computed it.
+    last: Option<(u64, u64)>,
 }
 
 impl FreshenDriver {
@@ -334,18 +489,130 @@ impl FreshenDriver {
         ctx: &Ctx,
         rec: &mut Recorder<'_>,
         rng: &mut Rng,
+        store: Option<&mut Store>,
     ) {
         let sent = ticket.started().as_nanos();
         let refresh = self.newest.is_some();
+        let (fetch, source) = match store {
+            None => (
+                Fetch::start(ctx, sent, waiter, refresh, rec, rng),
+                Source::Endpoint { id: 0 },
+            ),
+            Some(store) => self.through_store(store, sent, waiter, refresh, ctx, rec, rng),
+        };
         self.attempt = Some(Attempt {
             id: ticket.id(),
             sent,
-            fetch: Fetch::start(ctx, sent, waiter, refresh, rec, rng),
+            fetch,
+            source,
         });
     }
 
+    /// The tier's protocol at `sent`: adopt a newer stored token, else take
+    /// the lease and fetch (and publish), else wait for the lease holder's
+    /// token; with the store down, fetch alone.
+    #[allow(clippy::too_many_arguments)]
+    fn through_store(
+        &mut self,
+        store: &mut Store,
+        sent: u64,
+        waiter: bool,
+        refresh: bool,
+        ctx: &Ctx,
+        rec: &mut Recorder<'_>,
+        rng: &mut Rng,
+    ) -> (Fetch, Source) {
+        /// A store round trip on the same network.
+        const RTT: u64 = 1_000_000;
+        /// Half the tier's poll interval: a waiter sees a token this late.
+        const POLL_LAG: u64 = 25_000_000;
+        let adopt = |d: &Self, store: &Store, e: Entry, at: u64| -> Option<u64> {
+            let full = core::time::Duration::from_nanos(store.lifetime);
+            let left = core::time::Duration::from_nanos(e.store_expiry.saturating_sub(at));
+            let x = store.policy.adopted_lifetime(full, left)?;
+            let x = u64::try_from(x.as_nanos()).unwrap_or(u64::MAX);
+            let newer = d
+                .last
+                .is_none_or(|(id, expires)| id != e.id && sent.saturating_add(x) > expires);
+            newer.then_some(x)
+        };
+        let landed_at = |done: u64, e: Entry| Fetch {
+            done,
+            real: e.real,
+            refresh,
+            first_waiter: waiter.then_some(sent),
+            waiters: u64::from(waiter),
+        };
+        let endpoint =
+            |store: &mut Store, at: u64, publish: bool, rec: &mut Recorder<'_>, rng: &mut Rng| {
+                let mut fetch = Fetch::start(ctx, at, waiter, refresh, rec, rng);
+                fetch.first_waiter = waiter.then_some(sent);
+                let id = store.next_id;
+                store.next_id += 1;
+                if publish {
+                    store.lease = Some((at, fetch.done));
+                    if store.up(fetch.done) && !store.wiped_between(at, fetch.done) {
+                        store.entries.retain(|e| e.store_expiry > at);
+                        store.entries.push(Entry {
+                            id,
+                            published: fetch.done,
+                            store_expiry: at.saturating_add(store.lifetime),
+                            real: fetch.real,
+                        });
+                    }
+                }
+                (fetch, Source::Endpoint { id })
+            };
+        if !store.up(sent) {
+            return endpoint(store, sent, false, rec, rng);
+        }
+        if let Some(e) = store.read(sent) {
+            if let Some(lifetime) = adopt(self, store, e, sent) {
+                return (
+                    landed_at(sent + RTT, e),
+                    Source::Adopt { id: e.id, lifetime },
+                );
+            }
+        }
+        let Some(until) = store.lease_held(sent) else {
+            return endpoint(store, sent, true, rec, rng);
+        };
+        // A loser: wait for the holder's token, within three quarters of
+        // this attempt's timeout.
+        let lead = self.m.current().map(|t| t.schedule().lead);
+        let budget = u64::try_from((store.policy.attempt_timeout_for(lead) * 3 / 4).as_nanos())
+            .unwrap_or(u64::MAX);
+        let seen = until.saturating_add(POLL_LAG);
+        if let Some((down, _)) = store.outage.filter(|&(o, _)| sent < o && o <= seen) {
+            // The store goes away while it waits: it fetches alone.
+            return endpoint(store, down, false, rec, rng);
+        }
+        if seen <= sent.saturating_add(budget) {
+            if let Some(e) = store.read(until) {
+                if let Some(lifetime) = adopt(self, store, e, seen) {
+                    return (landed_at(seen, e), Source::Adopt { id: e.id, lifetime });
+                }
+            }
+        }
+        let gave_up = Fetch {
+            done: sent.saturating_add(budget).min(seen),
+            real: 0,
+            refresh,
+            first_waiter: waiter.then_some(sent),
+            waiters: u64::from(waiter),
+        };
+        (gave_up, Source::GiveUp)
+    }
+
     /// One caller, past the read path.
-    fn request(&mut self, at: u64, ctx: &Ctx, rec: &mut Recorder<'_>, rng: &mut Rng) {
+    fn request(
+        &mut self,
+        at: u64,
+        ctx: &Ctx,
+        rec: &mut Recorder<'_>,
+        rng: &mut Rng,
+        store: Option<&mut Store>,
+    ) {
         match self.m.decide(Instant::from_nanos(at)) {
             Decision::Serve(token) => {
                 let real = self.real_expiry(&token);
@@ -354,13 +621,13 @@ impl FreshenDriver {
             Decision::ServeAndRefresh(token, ticket) => {
                 let real = self.real_expiry(&token);
                 rec.sent(at, 1, real, rng);
-                self.start(&ticket, false, ctx, rec, rng);
+                self.start(&ticket, false, ctx, rec, rng, store);
             }
             Decision::Wait { attempt, .. } => match &mut self.attempt {
                 Some(a) if a.id == attempt => a.fetch.join(at),
                 _ => rec.failed(at, 1),
             },
-            Decision::RefreshAndWait(ticket) => self.start(&ticket, true, ctx, rec, rng),
+            Decision::RefreshAndWait(ticket) => self.start(&ticket, true, ctx, rec, rng, store),
             Decision::Fail(_) => rec.failed(at, 1),
         }
         self.drain();
@@ -368,10 +635,31 @@ impl FreshenDriver {
 
     /// The attempt's response arrives: a new token, well-behaved endpoint.
     fn landed(&mut self, a: Attempt, ctx: &Ctx, rec: &mut Recorder<'_>, rng: &mut Rng) {
-        self.minted += 1;
-        let fetched = Fetched::new(format!("sim-{}-{}", self.instance, self.minted))
-            .with_lifetime(core::time::Duration::from_nanos(ctx.lifetime));
         let now = a.fetch.done;
+        let (secret, lifetime, store_id) = match a.source {
+            Source::Endpoint { id } => {
+                self.minted += 1;
+                (
+                    format!("sim-{}-{}", self.instance, self.minted),
+                    ctx.lifetime,
+                    id,
+                )
+            }
+            Source::Adopt { id, lifetime } => (format!("shared-{id}"), lifetime, id),
+            Source::GiveUp => {
+                let error = freshen_core::Error::transient(freshen_core::ErrorKind::Timeout {
+                    after: core::time::Duration::from_nanos(now.saturating_sub(a.sent)),
+                });
+                let resolution =
+                    self.m
+                        .on_failure(a.id, error, Instant::from_nanos(now), rng.next_u64());
+                self.resolve(a.fetch, now, resolution, rec, rng);
+                self.drain();
+                return;
+            }
+        };
+        let fetched =
+            Fetched::new(secret).with_lifetime(core::time::Duration::from_nanos(lifetime));
         let resolution = self.m.on_success(
             a.id,
             fetched,
@@ -379,6 +667,9 @@ impl FreshenDriver {
             Instant::from_nanos(now),
             rng.next_u64(),
         );
+        if matches!(resolution, Some(Ok(_))) {
+            self.last = Some((store_id, a.sent.saturating_add(lifetime)));
+        }
         if let Some(Ok(token)) = &resolution {
             if self.newest.map(|(g, _)| g) != Some(token.generation()) {
                 if let Some((_, old)) = self.newest {
@@ -391,7 +682,14 @@ impl FreshenDriver {
         self.drain();
     }
 
-    fn poll_timers(&mut self, now: u64, ctx: &Ctx, rec: &mut Recorder<'_>, rng: &mut Rng) {
+    fn poll_timers(
+        &mut self,
+        now: u64,
+        ctx: &Ctx,
+        rec: &mut Recorder<'_>,
+        rng: &mut Rng,
+        store: Option<&mut Store>,
+    ) {
         let timers = self.m.poll_timers(Instant::from_nanos(now), rng.next_u64());
         if let Some((id, resolution)) = timers.timed_out {
             if let Some(a) = self.attempt.filter(|a| a.id == id) {
@@ -401,7 +699,7 @@ impl FreshenDriver {
             }
         }
         if let Some(ticket) = timers.start {
-            self.start(&ticket, false, ctx, rec, rng);
+            self.start(&ticket, false, ctx, rec, rng, store);
         }
         self.drain();
     }

@@ -40,6 +40,7 @@
 
 mod fault;
 pub mod metadata;
+mod redis;
 mod request;
 #[cfg(feature = "resource-server")]
 pub mod resource_server;
@@ -47,5 +48,6 @@ mod server;
 pub mod suite;
 
 pub use fault::{Fault, HUGE, INVALID_HOST};
+pub use redis::RedisServer;
 pub use request::{RecordedRequest, base64_decode, percent_decode};
 pub use server::{FaultServer, Script, closed_port, refused_url};
