@@ -82,7 +82,6 @@ pub use http::{HttpRequest, HttpResponse, Method, append_wiping};
 pub use request::TokenRequest;
 pub use response::{ParseOptions, ParsedToken, parse_token_response};
 pub use response_error::{ResponseError, classify};
-#[cfg(feature = "std")]
 pub use shape::ShapeKey;
 #[cfg(feature = "std")]
 pub use source::{AttemptTarget, OAuthSource, PerAttempt};
