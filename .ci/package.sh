@@ -51,6 +51,7 @@ PUBLISHED=(
   freshen-jwt
   freshen-http
   freshen-tower
+  freshen-reqwest-middleware
   freshen-fleet
   freshen
   freshen-sim

@@ -41,6 +41,9 @@
 //!   request of a tower service (hyper-util clients, tonic channels) and
 //!   retries once after a 401; its rules are [`request::Rules`]. `tonic`:
 //!   also [`BearerInterceptor`], tonic's interceptor that never blocks.
+//! - `reqwest-middleware`: the same request path on reqwest —
+//!   [`BearerMiddleware`], a reqwest-middleware `Middleware` with the same
+//!   rules ([`request::Rules`]).
 //! - `jwt`: [`jwt`] (freshen-jwt): credentials made for every attempt —
 //!   `private_key_jwt` and `client_secret_jwt` client assertions, the
 //!   JWT-bearer grant, tokens read from rotating files (workload identity).
@@ -69,8 +72,9 @@
 //! - Transports: [`ReqwestTransport`], [`UreqTransport`], [`SurfTransport`],
 //!   configured with a [`TransportConfig`].
 //! - The request path: [`BearerLayer`] (tower), [`BearerInterceptor`]
-//!   (tonic); the crates whole as [`request`] (freshen-http, the rules) and
-//!   [`tower`] (freshen-tower).
+//!   (tonic), [`BearerMiddleware`] (reqwest-middleware); the crates whole
+//!   as [`request`] (freshen-http, the rules), [`tower`] (freshen-tower)
+//!   and [`reqwest_middleware`] (freshen-reqwest-middleware).
 //! - The policy: [`Policy`], [`PolicyBuilder`], [`PolicyError`].
 //! - The errors: [`Error`], [`ErrorKind`], [`Retry`], and the values a kind
 //!   carries: [`OAuthError`], [`ErrorCode`], [`ProviderError`],
@@ -135,7 +139,8 @@
         feature = "metadata",
         feature = "jwt",
         feature = "file-store",
-        feature = "tonic"
+        feature = "tonic",
+        feature = "reqwest-middleware"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -153,7 +158,8 @@
     feature = "wasi-http",
     feature = "jwt",
     feature = "file-store",
-    feature = "tonic"
+    feature = "tonic",
+    feature = "reqwest-middleware"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
@@ -205,8 +211,13 @@ pub use freshen_wasi_http::WasiHttpTransport;
 
 // The request path.
 /// freshen-http: the request path's rules over `http` types, for any client.
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
 pub use freshen_http as request;
+/// freshen-reqwest-middleware: the request path on reqwest-middleware.
+#[cfg(feature = "reqwest-middleware")]
+pub use freshen_reqwest_middleware as reqwest_middleware;
+#[cfg(feature = "reqwest-middleware")]
+pub use freshen_reqwest_middleware::BearerMiddleware;
 /// freshen-tower: the tower layer and tonic's interceptor.
 #[cfg(feature = "tower")]
 pub use freshen_tower as tower;

@@ -136,24 +136,53 @@ impl Rules {
     /// assert!(rules.check_uri(&"http://api.example.com/v1".parse().unwrap()).is_err());
     /// ```
     pub fn check_uri(&self, uri: &Uri) -> Result<(), Error> {
-        let target = match (uri.scheme(), &self.origin) {
+        let target = match (uri.scheme_str(), &self.origin) {
             (Some(_), _) => uri,
             (None, Some(origin)) => origin,
             (None, None) => return Err(refused(uri)),
         };
-        let https = target.scheme() == Some(&http::uri::Scheme::HTTPS);
-        let http = target.scheme() == Some(&http::uri::Scheme::HTTP);
-        match target.host() {
+        match target.scheme_str() {
+            Some(scheme) => self.check_destination(scheme, target.host(), target),
+            None => Err(refused(target)),
+        }
+    }
+
+    /// [`Rules::check_uri`] for a client whose URL is not an
+    /// [`http::Uri`] (reqwest's `Url`, say): the same rule, judged from
+    /// the URL's `scheme` and `host` as they are, so nothing is parsed or
+    /// allocated per request. `url` is shown (without userinfo, query or
+    /// fragment) only in the error of a refusal. A host in brackets (an
+    /// IPv6 literal, as URL types write it) is read without them.
+    ///
+    /// ```
+    /// use freshen_http::Rules;
+    ///
+    /// let rules = Rules::new();
+    /// let url = "http://api.example.com/v1?key=s3cret";
+    /// assert!(rules.check_destination("https", Some("api.example.com"), url).is_ok());
+    /// assert!(rules.check_destination("http", Some("[::1]"), url).is_ok());
+    /// let refused = rules.check_destination("http", Some("api.example.com"), url).unwrap_err();
+    /// assert!(!refused.to_string().contains("s3cret"));
+    /// ```
+    pub fn check_destination(
+        &self,
+        scheme: &str,
+        host: Option<&str>,
+        url: impl fmt::Display,
+    ) -> Result<(), Error> {
+        let https = scheme.eq_ignore_ascii_case("https");
+        let http = scheme.eq_ignore_ascii_case("http");
+        match host.filter(|h| !h.is_empty()) {
             Some(_) if https => Ok(()),
             Some(host) if http && plain_http_allowed(host, self.allow_insecure_http) => Ok(()),
-            _ => Err(refused(target)),
+            _ => Err(refused(url)),
         }
     }
 }
 
-fn refused(uri: &Uri) -> Error {
+fn refused(url: impl fmt::Display) -> Error {
     Error::permanent(ErrorKind::Config(ConfigError::InsecureHttp {
-        url: display_url(&uri.to_string()),
+        url: display_url(&url.to_string()),
     }))
 }
 
@@ -268,6 +297,46 @@ mod tests {
             Rules::new()
                 .allow_insecure_http(true)
                 .check_uri(&"http://a.example/".parse().unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_destination_is_judged_as_its_uri_would_be() {
+        let r = Rules::new();
+        let shown = "http://a.example/x?secret=1";
+        for (scheme, host, ok) in [
+            ("https", Some("a.example"), true),
+            ("HTTPS", Some("a.example"), true),
+            ("http", Some("127.0.0.1"), true),
+            ("http", Some("localhost"), true),
+            ("http", Some("[::1]"), true),
+            ("http", Some("a.example"), false),
+            ("http", Some("10.0.0.1"), false),
+            ("https", None, false),
+            ("https", Some(""), false),
+            ("ftp", Some("127.0.0.1"), false),
+        ] {
+            let uri: Option<Uri> = host
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("{scheme}://{h}/x").parse().unwrap());
+            let judged = r.check_destination(scheme, host, shown);
+            assert_eq!(judged.is_ok(), ok, "{scheme} {host:?}");
+            if let Some(uri) = uri {
+                assert_eq!(r.check_uri(&uri).is_ok(), ok, "{uri}");
+            }
+            if let Err(e) = judged {
+                assert!(matches!(
+                    e.kind(),
+                    ErrorKind::Config(ConfigError::InsecureHttp { .. })
+                ));
+                assert!(!e.to_string().contains("secret"), "{e}");
+            }
+        }
+        let anywhere = Rules::new().allow_insecure_http(true);
+        assert!(
+            anywhere
+                .check_destination("http", Some("a.example"), shown)
                 .is_ok()
         );
     }
