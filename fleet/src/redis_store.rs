@@ -2,8 +2,8 @@
 //! connection and socket timeouts.
 //!
 //! Each step is one Lua script (`EVALSHA`, loaded on first use), so it is
-//! atomic on the server and costs one round trip; Valkey runs the same
-//! scripts. One connection per store, reopened after any failure: the tier
+//! atomic on the server and costs one round trip; Valkey accepts the same
+//! scripts (not run in CI: Debian ships no Valkey). One connection per store, reopened after any failure: the tier
 //! touches the store a few times per token rotation, never on the cache's
 //! read path, so a pool would buy nothing.
 
