@@ -38,6 +38,8 @@
 //! it accepts only tokens it issued, unexpired on a clock shared with the
 //! client's cache, and can revoke one while requests are in flight.
 
+#[cfg(feature = "metrics")]
+pub mod counters;
 mod fault;
 pub mod metadata;
 mod redis;

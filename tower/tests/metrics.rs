@@ -10,80 +10,36 @@
 #![cfg(feature = "metrics")]
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use freshen_cache::ManualClock;
 use freshen_smol::{SmolCache, SmolRuntime};
+use freshen_testkit::counters::CountingRecorder;
 use freshen_testkit::resource_server::Registry;
 use freshen_tower::BearerLayer;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use metrics::{
-    Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
-};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-/// Counts increments of each counter, by name and labels.
-#[derive(Default)]
-struct Counts(Mutex<Vec<(Key, Arc<Count>)>>);
-
-#[derive(Default)]
-struct Count(AtomicU64);
-
-impl CounterFn for Count {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::SeqCst);
-    }
-    fn absolute(&self, value: u64) {
-        self.0.store(value, Ordering::SeqCst);
-    }
-}
-
-impl Recorder for Counts {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        let count = Arc::new(Count::default());
-        self.0
-            .lock()
-            .unwrap()
-            .push((key.clone(), Arc::clone(&count)));
-        Counter::from_arc(count)
-    }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
-    }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
-    }
-}
-
-impl Counts {
-    /// The retries counted. The cache's own counters (freshen-cache's
-    /// `metrics` feature, on in a workspace build) are not this layer's.
-    fn retries(&self) -> u64 {
-        let counts = self.0.lock().unwrap();
-        let retries: Vec<_> = counts
+/// What the layer counted: `freshen.http.auth_retry`, with no labels (the
+/// cache's own counters, there when the workspace's features turn
+/// freshen-cache's `metrics` on, report to the same recorder).
+fn retries(counts: &CountingRecorder) -> u64 {
+    assert!(
+        counts
+            .labels("freshen.http.auth_retry")
             .iter()
-            .filter(|(key, _)| key.name() == "freshen.http.auth_retry")
-            .collect();
-        for (key, _) in &retries {
-            assert_eq!(key.labels().count(), 0, "no labels");
-        }
-        retries
-            .iter()
-            .map(|(_, c)| c.0.load(Ordering::SeqCst))
-            .sum()
-    }
+            .all(|&n| n == 0),
+        "no labels"
+    );
+    counts.total("freshen.http.auth_retry").expect("registered")
 }
 
 #[test]
 fn each_retry_after_a_rejection_is_counted_once() {
-    let counts = Counts::default();
+    let counts = CountingRecorder::new();
     metrics::with_local_recorder(&counts, || {
         smol::block_on(async {
             let clock = ManualClock::new();
@@ -120,5 +76,5 @@ fn each_retry_after_a_rejection_is_counted_once() {
             }
         });
     });
-    assert_eq!(counts.retries(), 1);
+    assert_eq!(retries(&counts), 1);
 }
