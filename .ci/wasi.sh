@@ -30,20 +30,7 @@ fi
 echo "rustc $(rustc --version | cut -d' ' -f2), node $(node --version), target $TARGET"
 
 step "cargo build --target $TARGET --release (examples/wasi)"
-# Cargo names the artifact; asking it (instead of guessing the path) keeps
-# any target-dir configuration working.
-WASM=$(cargo build --manifest-path "$EXAMPLE/Cargo.toml" --target "$TARGET" --release \
-  --message-format=json-render-diagnostics |
-  node -e '
-    let out = "";
-    for (const line of require("fs").readFileSync(0, "utf8").split("\n")) {
-      if (!line.startsWith("{")) continue;
-      const m = JSON.parse(line);
-      if (m.reason === "compiler-artifact" && m.executable) out = m.executable;
-    }
-    if (!out) { console.error("cargo reported no executable"); process.exit(1); }
-    console.log(out);
-  ')
+WASM=$(bash .ci/wasm-artifact.sh "$EXAMPLE/Cargo.toml" "$TARGET")
 echo "$WASM ($(wc -c <"$WASM") bytes)"
 
 step "run in node:wasi (preview1)"

@@ -48,19 +48,7 @@ cargo clippy --manifest-path "$EXAMPLE/Cargo.toml" --target "$TARGET" -- -D warn
 cargo clippy --manifest-path "$EXAMPLE/Cargo.toml" --all-targets -- -D warnings
 
 step "cargo build --target $TARGET --release (examples/wasi-http, opt-level s)"
-# Cargo names the artifact; asking it keeps any target-dir configuration working.
-WASM=$(cargo build --manifest-path "$EXAMPLE/Cargo.toml" --target "$TARGET" --release \
-  --message-format=json-render-diagnostics |
-  node -e '
-    let out = "";
-    for (const line of require("fs").readFileSync(0, "utf8").split("\n")) {
-      if (!line.startsWith("{")) continue;
-      const m = JSON.parse(line);
-      if (m.reason === "compiler-artifact" && m.executable) out = m.executable;
-    }
-    if (!out) { console.error("cargo reported no executable"); process.exit(1); }
-    console.log(out);
-  ')
+WASM=$(bash .ci/wasm-artifact.sh "$EXAMPLE/Cargo.toml" "$TARGET")
 echo "$WASM: $(wc -c <"$WASM") bytes"
 node "$HOST/sizes.mjs" "$WASM"
 
