@@ -188,9 +188,16 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     #[inline]
     pub fn token(&self) -> TokenFuture<'_> {
         match self.cached() {
-            Some(token) => TokenFuture(Ok(Some(token))),
-            None => TokenFuture(Err(Box::pin(self.token_slow()))),
+            Some(token) => TokenFuture(Ok(token)),
+            None => TokenFuture(Err(self.slow_path())),
         }
+    }
+
+    /// The boxed wait for a token, out of line: so `token()` is only the
+    /// read path and a branch, and inlines into its caller.
+    #[inline(never)]
+    fn slow_path(&self) -> Box<SlowPath<'_>> {
+        Box::new(Box::pin(self.token_slow()))
     }
 
     /// The token if it is fresh now: the lock-free read path, with no await.
@@ -360,8 +367,13 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
 
 /// The future of [`Cache::token`]: the token itself when it is fresh (ready
 /// on the first poll, nothing boxed), the boxed slow path otherwise.
+///
+/// Two words, so it is returned in registers and moved without a copy
+/// through memory: the slow path is boxed twice (a thin pointer to the
+/// boxed `async` block), which costs one small allocation on a path that
+/// waits for the network anyway.
 #[must_use = "a future does nothing unless polled"]
-pub struct TokenFuture<'a>(Result<Option<TokenRef<'a>>, SlowPath<'a>>);
+pub struct TokenFuture<'a>(Result<TokenRef<'a>, Box<SlowPath<'a>>>);
 
 type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<TokenRef<'a>, Error>> + Send + 'a>>;
 
@@ -371,16 +383,30 @@ impl<'a> Future for TokenFuture<'a> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
-            // Polled again after it was ready: a misuse of the future, told
-            // as an error rather than a panic.
-            Ok(token) => Poll::Ready(
-                token
-                    .take()
-                    .ok_or_else(|| Error::transient(ErrorKind::Closed)),
-            ),
-            Err(slow) => slow.as_mut().poll(cx),
+            Ok(token) => Poll::Ready(match token.take() {
+                Some(token) => Ok(token),
+                None => Err(polled_after_ready()),
+            }),
+            Err(slow) => poll_slow(slow, cx),
         }
     }
+}
+
+/// Polled again after it was ready: a misuse of the future, told as an
+/// error rather than a panic. Out of line, like [`poll_slow`], so the ready
+/// path inlines into the caller's poll.
+#[cold]
+#[inline(never)]
+fn polled_after_ready() -> Error {
+    Error::transient(ErrorKind::Closed)
+}
+
+#[inline(never)]
+fn poll_slow<'a>(
+    slow: &mut SlowPath<'a>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<TokenRef<'a>, Error>> {
+    slow.as_mut().poll(cx)
 }
 
 impl<S: TokenSource, R: Runtime> Inner<S, R> {

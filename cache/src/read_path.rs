@@ -102,7 +102,9 @@ impl ReadPath {
                 Some(handle)
             }
         });
-        drop(refused);
+        if let Some(handle) = refused {
+            release(handle);
+        }
     }
 
     /// The published token, fresh or not (`None`: none, or invalidated).
@@ -119,6 +121,14 @@ impl ReadPath {
         // token (or a newer one) when it refills.
         self.version.fetch_add(1, Ordering::Release);
     }
+}
+
+/// Drops a handle the spares had no place for (an atomic decrement, and the
+/// token itself if it was the last): out of line, so the read path's drop
+/// stays small enough to inline.
+#[inline(never)]
+fn release(handle: Arc<Token>) {
+    drop(handle);
 }
 
 /// One thread's spares for one cache, on cache lines of its own: the
@@ -186,7 +196,19 @@ impl PerThread {
 
     #[inline]
     fn with<R>(&self, f: impl FnOnce(&Spares) -> R) -> R {
-        f(self.0.get_or_default())
+        match self.0.get() {
+            Some(spares) => f(spares),
+            None => f(self.first_use()),
+        }
+    }
+
+    /// This thread's first read of the cache: its spares are made. Out of
+    /// line: the spares are several cache lines, and building them inline
+    /// would give every read a large, realigned stack frame.
+    #[cold]
+    #[inline(never)]
+    fn first_use(&self) -> &Spares {
+        self.0.get_or_default()
     }
 }
 

@@ -23,8 +23,9 @@ use crate::read_path::ReadPath;
 /// thread, and goes back to the spares of the thread that drops it. Hold it
 /// for a request, not for hours: ask the cache again for the next request.
 pub struct TokenRef<'a> {
-    /// `Some` for the whole life of the value; taken only by `drop` and
-    /// `into_arc`, which consume it.
+    /// `Some` for the whole life of a value handed to a caller; taken by
+    /// `drop` and `into_arc`, which consume it, and by `take`, which only
+    /// [`crate::TokenFuture`] calls on the value it keeps.
     token: Option<Arc<Token>>,
     home: &'a ReadPath,
 }
@@ -35,6 +36,15 @@ impl<'a> TokenRef<'a> {
             token: Some(token),
             home,
         }
+    }
+
+    /// Moves the token out into a new `TokenRef`, leaving this one empty
+    /// (its drop then does nothing): for a future that hands out the token
+    /// it holds once.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<TokenRef<'a>> {
+        let token = self.token.take()?;
+        Some(TokenRef::new(token, self.home))
     }
 
     /// The token as a shared pointer that does not borrow the cache: for

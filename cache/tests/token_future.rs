@@ -1,0 +1,89 @@
+//! `Cache::token`'s future: the fresh path ready at once, the slow path
+//! waiting for the attempt, and a second poll after the token was handed
+//! out told as an error, never a panic.
+#![allow(clippy::panic, missing_docs)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use freshen_cache::{BoxTask, Cache, Clock, Runtime};
+use freshen_core::{Error, ErrorKind, Fetched, Instant, TokenSource};
+
+/// Counts its fetches; each hands out a one-hour token.
+#[derive(Clone, Default)]
+struct Source(Arc<AtomicUsize>);
+
+impl TokenSource for Source {
+    async fn fetch(&self) -> Result<Fetched, Error> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Fetched::new(format!("t{n}")).with_lifetime(Duration::from_secs(3600)))
+    }
+}
+
+/// Runs each spawned task to its end on the spot; time stands still.
+struct Inline;
+
+impl Clock for Inline {
+    fn now(&self) -> Instant {
+        Instant::ZERO
+    }
+}
+
+impl Runtime for Inline {
+    fn spawn(&self, task: BoxTask) {
+        let mut task = task;
+        let _ = task.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    }
+    fn sleep(&self, _: Duration) -> BoxTask {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn poll<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    future.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn an_empty_cache_waits_on_the_slow_path_then_serves_from_the_read_path() {
+    let source = Source::default();
+    let cache = Cache::new(source.clone(), Inline);
+
+    // Empty: the future takes the slow path, which starts the attempt; this
+    // runtime runs it to its end, so the first poll is ready.
+    let mut first = pin!(cache.token());
+    assert_eq!(format!("{first:?}"), "TokenFuture(waiting)");
+    match poll(first.as_mut()) {
+        Poll::Ready(Ok(token)) => assert_eq!(token.secret(), "t1"),
+        other => panic!("expected the fetched token, got {other:?}"),
+    }
+
+    // Fresh now: ready at the first poll, and nothing fetched again.
+    let mut second = pin!(cache.token());
+    assert_eq!(format!("{second:?}"), "TokenFuture(ready)");
+    match poll(second.as_mut()) {
+        Poll::Ready(Ok(token)) => assert_eq!(token.secret(), "t1"),
+        other => panic!("expected the cached token, got {other:?}"),
+    }
+    assert_eq!(source.0.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn polling_again_after_the_token_was_handed_out_is_an_error_not_a_panic() {
+    let cache = Cache::new(Source::default(), Inline);
+    assert!(cache.token_now().is_none(), "the refresh starts");
+    let mut future = pin!(cache.token());
+    let token = match poll(future.as_mut()) {
+        Poll::Ready(Ok(token)) => token,
+        other => panic!("expected a token, got {other:?}"),
+    };
+    match poll(future.as_mut()) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), &ErrorKind::Closed),
+        other => panic!("expected a Closed error, got {other:?}"),
+    }
+    // The token handed out first is untouched by the misuse.
+    assert_eq!(token.secret(), "t1");
+}
