@@ -28,8 +28,9 @@
 //!   `wasi-http` (blocking, over the host's `wasi:http`; only
 //!   `wasm32-wasip2` sends: elsewhere each request is a configuration
 //!   error).
-//! - `metadata`: [`MetadataSource`] for GCE's metadata server ([`Gce`]) and
-//!   Azure IMDS ([`AzureImds`]), over any transport.
+//! - `metadata`: [`MetadataSource`] for GCE's metadata server ([`Gce`]),
+//!   Azure IMDS ([`AzureImds`]) and the identity endpoint of Azure App
+//!   Service and Functions ([`AzureAppService`]), over any transport.
 //! - `tracing`: every cache traces each refresh attempt as a span and logs
 //!   its lifecycle through `tracing` (the sink it logs with is
 //!   [`cache::tracing_events`]).
@@ -196,7 +197,7 @@ pub use freshen_oauth::{ClientAuth, TokenRequest};
 
 // The cloud metadata servers' sources.
 #[cfg(feature = "metadata")]
-pub use freshen_metadata::{AzureImds, Gce, MetadataSource};
+pub use freshen_metadata::{AzureAppService, AzureImds, Gce, MetadataSource};
 
 // Transports.
 pub use freshen_oauth::transport::TransportConfig;

@@ -33,7 +33,8 @@ pub(crate) struct ClientArgs {
     /// The token endpoint URL.
     #[arg(long, env = "FRESHEN_TOKEN_URL", required_unless_present = "metadata")]
     pub token_url: Option<String>,
-    /// The client id (with --metadata azure: a user-assigned identity's).
+    /// The client id (with --metadata azure or azure-app-service: a
+    /// user-assigned identity's).
     #[arg(long, env = "FRESHEN_CLIENT_ID", required_unless_present = "metadata")]
     pub client_id: Option<String>,
     /// Ask a cloud metadata server instead of a token endpoint: no client
@@ -44,7 +45,8 @@ pub(crate) struct ClientArgs {
     #[arg(long, requires = "metadata")]
     pub service_account: Option<String>,
     /// With --metadata: another server, an emulator or a test's fake
-    /// (gce: host[:port]; azure: http://host:port).
+    /// (gce: host[:port]; azure: http://host:port; azure-app-service: the
+    /// IDENTITY_ENDPOINT URL).
     #[arg(long, requires = "metadata")]
     pub metadata_endpoint: Option<String>,
     /// A file holding the client secret (trailing newline ignored). Without

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! freshen token     print an access token (client credentials, or
-//!                   --metadata gce|azure: a cloud metadata server)
+//!                   --metadata gce|azure|azure-app-service: a cloud
+//!                   metadata server)
 //! freshen watch     keep a cache and print its lifecycle as it happens
 //! freshen simulate  run the fleet simulator
 //! ```

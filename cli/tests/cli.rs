@@ -597,6 +597,74 @@ fn token_from_a_metadata_server() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[test]
+fn token_from_azure_app_service_with_the_platforms_variables() {
+    use freshen_testkit::metadata::{APP_SERVICE_SECRET, MetadataFake};
+    let fake = MetadataFake::app_service();
+    let resource = "https://vault.azure.net";
+    let run = |endpoint: Option<&str>, secret: Option<&str>, extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_freshen"));
+        cmd.args([
+            "token",
+            "--metadata",
+            "azure-app-service",
+            "--resource",
+            resource,
+        ])
+        .args(extra)
+        .env_remove("FRESHEN_CLIENT_SECRET")
+        .env_remove("IDENTITY_ENDPOINT")
+        .env_remove("IDENTITY_HEADER");
+        if let Some(endpoint) = endpoint {
+            cmd.env("IDENTITY_ENDPOINT", endpoint);
+        }
+        if let Some(secret) = secret {
+            cmd.env("IDENTITY_HEADER", secret);
+        }
+        cmd.output().unwrap()
+    };
+    let endpoint = fake.identity_endpoint();
+    let out = run(
+        Some(&endpoint),
+        Some(APP_SERVICE_SECRET),
+        &["--client-id", "uai-1"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "fake-metadata-token-1\n");
+    let request = fake.server().last_request().unwrap();
+    assert_eq!(
+        request.header("X-IDENTITY-HEADER"),
+        Some(APP_SERVICE_SECRET)
+    );
+    assert_eq!(request.query_value("client_id").as_deref(), Some("uai-1"));
+    assert_eq!(request.query_value("resource").as_deref(), Some(resource));
+    assert!(!stderr.contains(APP_SERVICE_SECRET));
+
+    // Outside App Service (no variables): a configuration error (3), no request.
+    let before = fake.server().request_count();
+    let out = run(None, None, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("IDENTITY_ENDPOINT"),
+        "{}",
+        text(&out).1
+    );
+    // A wrong secret: the endpoint refuses the credentials (4); the secret
+    // is not echoed.
+    let out = run(Some(&endpoint), Some("wrong-secret"), &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
+    assert!(!text(&out).1.contains("wrong-secret"));
+    assert_eq!(fake.server().request_count(), before + 1);
+    // --metadata-endpoint stands in for IDENTITY_ENDPOINT.
+    let out = run(
+        None,
+        Some(APP_SERVICE_SECRET),
+        &["--metadata-endpoint", &endpoint],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+}
+
 /// `freshen watch --shared-store` as client `cli`, sealing with `key`.
 fn watch_shared(url: &str, redis: &str, key: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_freshen"))

@@ -1,10 +1,12 @@
 //! freshen-metadata: token sources for the cloud metadata servers — GCE's
-//! metadata server ([`Gce`]) and Azure IMDS ([`AzureImds`]) — over any
-//! freshen transport.
+//! metadata server ([`Gce`]), Azure IMDS ([`AzureImds`]) and the identity
+//! endpoint of Azure App Service, Functions and Container Apps
+//! ([`AzureAppService`]) — over any freshen transport.
 //!
 //! A workload on a VM, in GKE or on Azure asks a server on the host for its
 //! identity's token instead of holding a secret. [`MetadataSource`] sends
-//! each provider's documented request (see [`gce`] and [`azure`] for the
+//! each provider's documented request (see [`gce`], [`azure`] and
+//! [`app_service`] for the
 //! documents and what is taken from them) over a blocking [`Transport`] or
 //! an [`AsyncTransport`], and is a [`BlockingTokenSource`] or
 //! [`TokenSource`] for a freshen cache:
@@ -46,6 +48,7 @@
 //! (`GCE_METADATA_HOST`), and only cloud workloads need them.
 #![forbid(unsafe_code)]
 
+pub mod app_service;
 pub mod azure;
 pub mod gce;
 mod query;
@@ -58,6 +61,7 @@ use freshen_oauth::http::{HttpRequest, HttpResponse};
 use freshen_oauth::response::{ParseOptions, parse_token_response};
 use freshen_oauth::transport::{AsyncTransport, Transport};
 
+pub use app_service::AzureAppService;
 pub use azure::AzureImds;
 pub use gce::Gce;
 
@@ -66,6 +70,7 @@ pub use gce::Gce;
 enum Server {
     Gce(Gce),
     Azure(AzureImds),
+    AppService(AzureAppService),
 }
 
 /// A token source asking a cloud metadata server, over transport `T`: a
@@ -109,6 +114,23 @@ impl<T> MetadataSource<T> {
         Self::new(Server::Azure(imds), transport)
     }
 
+    /// A source asking the identity endpoint of Azure App Service,
+    /// Functions or Container Apps.
+    ///
+    /// ```
+    /// use freshen_metadata::{AzureAppService, MetadataSource};
+    /// use freshen_ureq::UreqTransport;
+    ///
+    /// let app = AzureAppService::new("http://127.0.0.1:41741/MSI/token/", "secret", "https://vault.azure.net");
+    /// // In the app itself: AzureAppService::from_env("https://vault.azure.net")?
+    /// let source = MetadataSource::azure_app_service(app, UreqTransport::new());
+    /// assert!(format!("{source:?}").contains("vault.azure.net"));
+    /// assert!(!format!("{source:?}").contains("secret"));
+    /// ```
+    pub fn azure_app_service(app: AzureAppService, transport: T) -> Self {
+        Self::new(Server::AppService(app), transport)
+    }
+
     fn new(server: Server, transport: T) -> Self {
         MetadataSource {
             server,
@@ -126,7 +148,7 @@ impl<T> MetadataSource<T> {
     pub fn renewal_window(&self) -> Duration {
         match &self.server {
             Server::Gce(_) => gce::GCE_RENEWAL_WINDOW,
-            Server::Azure(_) => azure::AZURE_RENEWAL_WINDOW,
+            Server::Azure(_) | Server::AppService(_) => azure::AZURE_RENEWAL_WINDOW,
         }
     }
 
@@ -134,6 +156,7 @@ impl<T> MetadataSource<T> {
         match &self.server {
             Server::Gce(gce) => gce.request(),
             Server::Azure(imds) => imds.request(),
+            Server::AppService(app) => app.request(),
         }
     }
 
@@ -150,7 +173,7 @@ impl<T> MetadataSource<T> {
             Err(e) => {
                 let error = match &self.server {
                     Server::Azure(_) => AzureImds::classify(response.status, e.into_error()),
-                    Server::Gce(_) => e.into_error(),
+                    Server::Gce(_) | Server::AppService(_) => e.into_error(),
                 };
                 Err(not_ready_yet(error))
             }

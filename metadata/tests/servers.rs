@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use freshen_blocking::{BlockingCache, ManualClock, Mode};
 use freshen_core::{BlockingTokenSource, ErrorKind, Event, Policy, Retry};
-use freshen_metadata::{AzureImds, Gce, MetadataSource};
-use freshen_testkit::metadata::{Flavor, MetadataFake, Numbers};
+use freshen_metadata::{AzureAppService, AzureImds, Gce, MetadataSource};
+use freshen_testkit::metadata::{APP_SERVICE_SECRET, Flavor, MetadataFake, Numbers};
 use freshen_testkit::{closed_port, percent_decode};
 use freshen_ureq::UreqTransport;
 
@@ -28,6 +28,19 @@ fn gce_source(fake: &MetadataFake) -> MetadataSource<UreqTransport> {
 fn imds_source(fake: &MetadataFake) -> MetadataSource<UreqTransport> {
     let imds = AzureImds::new(RESOURCE).with_endpoint(fake.base_url());
     MetadataSource::azure(imds, UreqTransport::new())
+}
+
+fn app_service_source(fake: &MetadataFake) -> MetadataSource<UreqTransport> {
+    let app = AzureAppService::new(fake.identity_endpoint(), APP_SERVICE_SECRET, RESOURCE);
+    MetadataSource::azure_app_service(app, UreqTransport::new())
+}
+
+fn source_for(flavor: Flavor, fake: &MetadataFake) -> MetadataSource<UreqTransport> {
+    match flavor {
+        Flavor::Gce => gce_source(fake),
+        Flavor::Azure => imds_source(fake),
+        Flavor::AppService => app_service_source(fake),
+    }
 }
 
 #[test]
@@ -159,6 +172,65 @@ fn imds_startup_404_and_throttling_429_are_retried_bad_requests_are_not() {
 }
 
 #[test]
+fn app_service_token_as_documented_from_expires_on_alone() {
+    for numbers in [Numbers::Strings, Numbers::Numbers] {
+        let fake = MetadataFake::app_service();
+        fake.set_numbers(numbers);
+        let app = AzureAppService::new(fake.identity_endpoint(), APP_SERVICE_SECRET, RESOURCE)
+            .with_client_id("11111111-2222-3333-4444-555555555555");
+        let source = MetadataSource::azure_app_service(app, UreqTransport::new());
+        let fetched = source.fetch().unwrap();
+        assert_eq!(fetched.access_token.expose(), "fake-metadata-token-1");
+        // No expires_in: the lifetime is expires_on less the wall clock,
+        // give or take the second the request straddled.
+        let lifetime = fetched.lifetime.unwrap().as_secs();
+        assert!((3598..=3599).contains(&lifetime), "{lifetime}");
+        assert_eq!(fetched.source_renews_within, Some(Duration::from_secs(300)));
+        let request = fake.server().last_request().unwrap();
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.path_only(), "/msi/token");
+        assert_eq!(
+            request.header("X-IDENTITY-HEADER"),
+            Some(APP_SERVICE_SECRET)
+        );
+        assert_eq!(
+            request.query_value("api-version").as_deref(),
+            Some("2019-08-01")
+        );
+        assert_eq!(request.query_value("resource").as_deref(), Some(RESOURCE));
+        assert_eq!(
+            request.query_value("client_id").as_deref(),
+            Some("11111111-2222-3333-4444-555555555555")
+        );
+    }
+}
+
+#[test]
+fn app_service_wrong_secret_is_refused_for_good_overload_is_retried() {
+    let fake = MetadataFake::app_service();
+    let wrong = MetadataSource::azure_app_service(
+        AzureAppService::new(fake.identity_endpoint(), "not-the-secret", RESOURCE),
+        UreqTransport::new(),
+    );
+    let e = wrong.fetch().unwrap_err();
+    assert!(e.is_permanent(), "{e}");
+    let shown = format!("{e} {e:?} {wrong:?}");
+    assert!(!shown.contains("not-the-secret"), "{shown}");
+    assert!(!shown.contains(APP_SERVICE_SECRET), "{shown}");
+
+    let source = app_service_source(&fake);
+    fake.fail_next([500, 503, 429]);
+    for status in [500, 503, 429] {
+        let e = source.fetch().unwrap_err();
+        assert_eq!(e.retry(), Retry::Transient, "{status}: {e}");
+    }
+    let fetched = source.fetch().unwrap();
+    let shown = format!("{source:?} {fetched:?}");
+    assert!(!shown.contains("fake-metadata-token"), "{shown}");
+    assert!(!shown.contains(APP_SERVICE_SECRET), "{shown}");
+}
+
+#[test]
 fn tokens_never_show_in_debug_or_errors() {
     let fake = MetadataFake::gce();
     let source = gce_source(&fake);
@@ -191,12 +263,9 @@ fn cache_in_step(
 
 #[test]
 fn a_day_of_traffic_costs_about_two_requests_per_token() {
-    for flavor in [Flavor::Gce, Flavor::Azure] {
+    for flavor in [Flavor::Gce, Flavor::Azure, Flavor::AppService] {
         let fake = MetadataFake::start_on(flavor, 0).unwrap();
-        let source = match flavor {
-            Flavor::Gce => gce_source(&fake),
-            Flavor::Azure => imds_source(&fake),
-        };
+        let source = source_for(flavor, &fake);
         let clock = ManualClock::new();
         let (cache, no_progress) = cache_in_step(source, &clock);
         let step = Duration::from_secs(30);
@@ -316,13 +385,10 @@ fn the_fakes_refuse_requests_without_the_required_header() {
 
 #[test]
 fn an_empty_token_from_a_server_not_ready_is_retried_never_kept() {
-    for flavor in [Flavor::Gce, Flavor::Azure] {
+    for flavor in [Flavor::Gce, Flavor::Azure, Flavor::AppService] {
         let fake = MetadataFake::start_on(flavor, 0).unwrap();
         fake.empty_next(2);
-        let source = match flavor {
-            Flavor::Gce => gce_source(&fake),
-            Flavor::Azure => imds_source(&fake),
-        };
+        let source = source_for(flavor, &fake);
         let e = source.fetch().unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::InvalidResponse(_)), "{e}");
         assert_eq!(e.retry(), Retry::Transient, "{flavor:?}: {e}");

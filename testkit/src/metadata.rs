@@ -1,5 +1,6 @@
 //! Fakes of the cloud metadata servers, behaving as their providers
-//! document: GCE's metadata server and Azure IMDS, on `127.0.0.1`.
+//! document: GCE's metadata server, Azure IMDS and Azure App Service's
+//! identity endpoint, on `127.0.0.1`.
 //!
 //! Each checks the request as the real one does (method, path, the
 //! required header, IMDS's `api-version` and `resource`) and answers with
@@ -29,7 +30,18 @@ pub enum Flavor {
     Gce,
     /// Azure IMDS.
     Azure,
+    /// Azure App Service's (and Functions') identity endpoint, at
+    /// [`APP_SERVICE_PATH`], expecting [`APP_SERVICE_SECRET`] in
+    /// `X-IDENTITY-HEADER`.
+    AppService,
 }
+
+/// The path the App Service fake answers on (the platform's
+/// `IDENTITY_ENDPOINT` is a loopback URL of its own choosing).
+pub const APP_SERVICE_PATH: &str = "/msi/token";
+/// The secret the App Service fake expects (the platform's
+/// `IDENTITY_HEADER`).
+pub const APP_SERVICE_SECRET: &str = "fake-identity-header-secret";
 
 /// How the fake's numbers are written (IMDS writes strings; some versions
 /// numbers).
@@ -104,6 +116,20 @@ impl MetadataFake {
             .unwrap_or_else(|e| panic!("freshen-testkit: cannot start the IMDS fake: {e}"))
     }
 
+    /// An Azure App Service identity endpoint fake on a free port; its
+    /// `IDENTITY_ENDPOINT` is [`MetadataFake::identity_endpoint`].
+    #[allow(clippy::panic)]
+    pub fn app_service() -> Self {
+        Self::start_on(Flavor::AppService, 0)
+            .unwrap_or_else(|e| panic!("freshen-testkit: cannot start the App Service fake: {e}"))
+    }
+
+    /// The App Service fake's `IDENTITY_ENDPOINT`:
+    /// `http://127.0.0.1:<port>/msi/token`.
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}{APP_SERVICE_PATH}", self.server.base_url())
+    }
+
     /// A fake of `flavor` on `port` (0: a free one), e.g. a port where
     /// connections were refused until now.
     pub fn start_on(flavor: Flavor, port: u16) -> io::Result<Self> {
@@ -125,6 +151,7 @@ impl MetadataFake {
             match flavor {
                 Flavor::Gce => answer_gce(&mut state, request),
                 Flavor::Azure => answer_azure(&mut state, request),
+                Flavor::AppService => answer_app_service(&mut state, request),
             }
         });
         let server = FaultServer::try_start_on(port, script)?;
@@ -334,6 +361,68 @@ fn answer_azure(state: &mut State, request: &RecordedRequest) -> Fault {
         n(expires_in),
         n(expires_on),
         n(epoch)
+    );
+    raw(200, &json, body)
+}
+
+/// App Service's identity endpoint: the secret header, `api-version`,
+/// `resource`, at most one identity selector; the answer carries
+/// `expires_on` (epoch seconds, a string) and no `expires_in`. A missing or
+/// wrong secret is answered 401 here: the platform documents that the
+/// header is required, not the status it answers without it.
+fn answer_app_service(state: &mut State, request: &RecordedRequest) -> Fault {
+    let json = [("Content-Type", "application/json; charset=utf-8")];
+    let bad = |description: &str| {
+        raw(
+            400,
+            &json,
+            format!(r#"{{"statusCode":400,"message":"{description}"}}"#),
+        )
+    };
+    if request.path_only() != APP_SERVICE_PATH || request.method != "GET" {
+        return raw(
+            404,
+            &json,
+            r#"{"statusCode":404,"message":"Not found"}"#.into(),
+        );
+    }
+    if request.header("X-IDENTITY-HEADER") != Some(APP_SERVICE_SECRET) {
+        return raw(
+            401,
+            &json,
+            r#"{"statusCode":401,"message":"Unauthorized"}"#.into(),
+        );
+    }
+    if request.query_value("api-version").as_deref() != Some("2019-08-01") {
+        return bad("Unsupported or missing api-version");
+    }
+    let Some(resource) = request.query_value("resource").filter(|r| !r.is_empty()) else {
+        return bad("Required resource parameter not specified");
+    };
+    let selectors = ["client_id", "principal_id", "mi_res_id"]
+        .iter()
+        .filter(|s| request.query_value(s).is_some())
+        .count();
+    if selectors > 1 {
+        return bad("Only one of client_id, principal_id or mi_res_id may be specified");
+    }
+    if let Some(status) = refusal(state) {
+        return raw(
+            status,
+            &json,
+            format!(r#"{{"statusCode":{status},"message":"status {status}"}}"#),
+        );
+    }
+    let (token, left) = answer_token(state);
+    let epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let expires_on = match state.numbers {
+        Numbers::Strings => format!("\"{}\"", epoch + left.as_secs()),
+        Numbers::Numbers => (epoch + left.as_secs()).to_string(),
+    };
+    let body = format!(
+        r#"{{"access_token":"{token}","expires_on":{expires_on},"resource":"{resource}","token_type":"Bearer","client_id":"fake-client-id"}}"#
     );
     raw(200, &json, body)
 }
