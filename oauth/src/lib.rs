@@ -86,5 +86,5 @@ pub use shape::ShapeKey;
 #[cfg(feature = "std")]
 pub use source::{AttemptTarget, OAuthSource, PerAttempt};
 #[cfg(feature = "std")]
-pub use store::{MemoryStore, StoreLock, StoredToken, TokenStore};
+pub use store::{LockFuture, MemoryStore, StoreLock, StoredToken, TokenStore};
 pub use transport::{AsyncTransport, Transport};

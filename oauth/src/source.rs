@@ -413,7 +413,8 @@ impl<T: AsyncTransport, P: PerAttempt> TokenSource for OAuthSource<T, P> {
             let response = self.transport.send(request).await?;
             return self.accept(&response, &attempt);
         };
-        let mut lock = store.lock()?;
+        // Never `lock()` here: the holder may be a task on this thread.
+        let mut lock = store.lock_async().await?;
         let mut retried = false;
         loop {
             if let Next::Adopt(fetched) = self.next(&mut *lock)? {

@@ -14,7 +14,11 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Poll, Waker};
 
 use freshen_core::{Error, Secret};
 
@@ -79,7 +83,11 @@ impl fmt::Debug for StoredToken {
 /// second process waits and then re-reads the rotated token instead of
 /// spending the old one. Taking the lock may block the thread (a file lock
 /// does) for as long as another holder's refresh, which its transport's
-/// timeout bounds.
+/// timeout bounds: blocking sources call [`lock`](TokenStore::lock).
+/// Async sources call [`lock_async`](TokenStore::lock_async), which must
+/// wait without blocking the thread: the holder may be another task on the
+/// same thread (two caches of one single-threaded runtime sharing a store),
+/// whose response can only be read if this thread stays free.
 ///
 /// Errors are [`ErrorKind::Store`](freshen_core::ErrorKind::Store): transient
 /// for I/O, permanent for a record that cannot be read. Their text names
@@ -87,7 +95,18 @@ impl fmt::Debug for StoredToken {
 pub trait TokenStore: Send + Sync {
     /// Takes the store's lock (blocking until it is free).
     fn lock(&self) -> Result<Box<dyn StoreLock + '_>, Error>;
+
+    /// Takes the store's lock without blocking the calling thread: a future
+    /// that is pending while another holder has it. Dropping the future
+    /// gives up the wait (and a lock taken for it). A store whose lock is
+    /// never held across an `.await` may return `lock`'s result as a ready
+    /// future.
+    fn lock_async(&self) -> LockFuture<'_>;
 }
+
+/// The future of [`TokenStore::lock_async`].
+pub type LockFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Box<dyn StoreLock + 'a>, Error>> + Send + 'a>>;
 
 /// The store, locked: read and write while no one else can.
 pub trait StoreLock: Send {
@@ -101,6 +120,10 @@ pub trait StoreLock: Send {
 impl<S: TokenStore + ?Sized> TokenStore for alloc::sync::Arc<S> {
     fn lock(&self) -> Result<Box<dyn StoreLock + '_>, Error> {
         (**self).lock()
+    }
+
+    fn lock_async(&self) -> LockFuture<'_> {
+        (**self).lock_async()
     }
 }
 
@@ -117,6 +140,8 @@ pub struct MemoryStore {
 struct MemoryState {
     record: Option<StoredToken>,
     locked: bool,
+    /// Async waiters for the lock, woken (all) when it is let go.
+    waiting: Vec<Waker>,
 }
 
 impl MemoryStore {
@@ -157,6 +182,22 @@ impl TokenStore for MemoryStore {
         state.locked = true;
         Ok(Box::new(MemoryLock { store: self }))
     }
+
+    fn lock_async(&self) -> LockFuture<'_> {
+        Box::pin(core::future::poll_fn(move |cx| {
+            let mut state = self.state();
+            if state.locked {
+                if !state.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.waiting.push(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            state.locked = true;
+            Poll::Ready(Ok(
+                Box::new(MemoryLock { store: self }) as Box<dyn StoreLock>
+            ))
+        }))
+    }
 }
 
 /// [`MemoryStore`], locked until dropped.
@@ -177,7 +218,15 @@ impl StoreLock for MemoryLock<'_> {
 
 impl Drop for MemoryLock<'_> {
     fn drop(&mut self) {
-        self.store.state().locked = false;
+        let waiting = {
+            let mut state = self.store.state();
+            state.locked = false;
+            core::mem::take(&mut state.waiting)
+        };
+        // Every waiter re-checks; one takes the lock, the others wait again.
         self.store.freed.notify_one();
+        for waker in waiting {
+            waker.wake();
+        }
     }
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use freshen_core::{BlockingTokenSource, Error, ErrorCode, ErrorKind};
 use freshen_oauth::store::MemoryStore;
 use freshen_oauth::{
-    ClientAuth, HttpRequest, HttpResponse, OAuthSource, StoreLock, StoredToken, TokenRequest,
-    TokenStore, Transport,
+    ClientAuth, HttpRequest, HttpResponse, LockFuture, OAuthSource, StoreLock, StoredToken,
+    TokenRequest, TokenStore, Transport,
 };
 
 /// A token endpoint that rotates refresh tokens: each accepted token is
@@ -161,6 +161,10 @@ impl TokenStore for ChangedBehindBack {
             outer: self,
         }))
     }
+    fn lock_async(&self) -> LockFuture<'_> {
+        // Only blocking sources use this store.
+        Box::pin(std::future::ready(self.lock()))
+    }
 }
 
 impl StoreLock for ChangedLock<'_> {
@@ -207,6 +211,9 @@ struct ReadOnlyLock;
 impl TokenStore for ReadOnly {
     fn lock(&self) -> Result<Box<dyn StoreLock + '_>, Error> {
         Ok(Box::new(ReadOnlyLock))
+    }
+    fn lock_async(&self) -> LockFuture<'_> {
+        Box::pin(std::future::ready(self.lock()))
     }
 }
 impl StoreLock for ReadOnlyLock {
@@ -269,4 +276,86 @@ fn debug_shows_no_secret() {
         assert!(!shown.contains("secret-value"), "{shown}");
         assert!(!shown.contains("seed-secret"), "{shown}");
     }
+}
+
+/// An async transport over [`Rotating`] that answers only once `open` is
+/// set: a request in flight for as long as the test likes.
+#[derive(Clone)]
+struct Gated {
+    server: Rotating,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl freshen_oauth::transport::AsyncTransport for Gated {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, Error>> + Send {
+        let this = self.clone();
+        std::future::poll_fn(move |cx| {
+            if this.open.load(std::sync::atomic::Ordering::SeqCst) {
+                std::task::Poll::Ready(this.server.send(&request))
+            } else {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
+#[test]
+fn async_sources_wait_for_the_store_without_blocking_their_thread() {
+    use freshen_core::TokenSource;
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Waker};
+
+    // Both fetches are polled on one thread, as two tasks of a
+    // single-threaded runtime are. The first takes the store's lock and
+    // waits for its response; the second must wait for the lock as a
+    // pending future, not by blocking the thread, or the first's response
+    // is never read: a deadlock. The polls run on a thread of their own so
+    // that a deadlock fails the test instead of hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let server = Rotating::new("rt-1");
+        let open = Arc::new(AtomicBool::new(false));
+        let transport = Gated {
+            server: server.clone(),
+            open: Arc::clone(&open),
+        };
+        let store = Arc::new(MemoryStore::new());
+        let a = OAuthSource::new(request("rt-1"), transport.clone()).with_store(store.clone());
+        let b = OAuthSource::new(request("rt-1"), transport).with_store(store.clone());
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = std::pin::pin!(a.fetch());
+        let mut second = std::pin::pin!(b.fetch());
+        assert!(
+            first.as_mut().poll(&mut cx).is_pending(),
+            "a waits for its response"
+        );
+        assert!(
+            second.as_mut().poll(&mut cx).is_pending(),
+            "b waits for the lock"
+        );
+        open.store(true, Ordering::SeqCst);
+        let Poll::Ready(got_a) = first.as_mut().poll(&mut cx) else {
+            panic!("a's response is in")
+        };
+        let Poll::Ready(got_b) = second.as_mut().poll(&mut cx) else {
+            panic!("the lock is free: b adopts what a stored")
+        };
+        done.send((
+            got_a.unwrap().access_token.expose().to_owned(),
+            got_b.unwrap().access_token.expose().to_owned(),
+            server.issued(),
+            server.refused(),
+        ))
+        .unwrap();
+    });
+    let (a, b, issued, refused) = finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the second fetch blocked the thread the first needs: deadlock");
+    assert_eq!((a.as_str(), b.as_str()), ("at-1", "at-1"));
+    assert_eq!((issued, refused), (1, 0));
 }

@@ -6,9 +6,11 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Poll, Waker};
 
 use freshen_core::{Error, ErrorKind};
-use freshen_oauth::{StoreLock, StoredToken, TokenStore};
+use freshen_oauth::{LockFuture, StoreLock, StoredToken, TokenStore};
 
 use zeroize::Zeroizing;
 
@@ -106,21 +108,90 @@ impl FileStore {
     }
 }
 
-impl TokenStore for FileStore {
-    fn lock(&self) -> Result<Box<dyn StoreLock + '_>, Error> {
-        let file = private_options()
+impl FileStore {
+    fn open_lock_file(&self) -> Result<File, Error> {
+        private_options()
             .create(true)
             .truncate(false)
             .open(&self.lock_path)
-            .map_err(|e| self.io_error("cannot open", &self.lock_path, e))?;
-        fs4::FileExt::lock(&file).map_err(|e| self.io_error("cannot lock", &self.lock_path, e))?;
+            .map_err(|e| self.io_error("cannot open", &self.lock_path, e))
+    }
+
+    fn locked(&self, file: File) -> Box<dyn StoreLock + '_> {
         // Closing the file releases the lock (and so does the process's
         // death: a killed holder never leaves the store locked).
-        Ok(Box::new(FileLock {
+        Box::new(FileLock {
             store: self,
             _file: file,
-        }))
+        })
     }
+}
+
+impl TokenStore for FileStore {
+    fn lock(&self) -> Result<Box<dyn StoreLock + '_>, Error> {
+        let file = self.open_lock_file()?;
+        fs4::FileExt::lock(&file).map_err(|e| self.io_error("cannot lock", &self.lock_path, e))?;
+        Ok(self.locked(file))
+    }
+
+    /// Tries the lock at once; if another holder (a process, or another
+    /// `FileStore` of this process) has it, a thread of its own waits for
+    /// it, so the async worker stays free. If the future is dropped first,
+    /// that thread lets the lock go as soon as it gets it.
+    fn lock_async(&self) -> LockFuture<'_> {
+        Box::pin(async move {
+            let file = self.open_lock_file()?;
+            let file = match fs4::FileExt::try_lock(&file) {
+                Ok(()) => file,
+                Err(fs4::TryLockError::WouldBlock) => lock_on_a_thread(file)
+                    .await
+                    .map_err(|e| self.io_error("cannot lock", &self.lock_path, e))?,
+                Err(fs4::TryLockError::Error(e)) => {
+                    return Err(self.io_error("cannot lock", &self.lock_path, e));
+                }
+            };
+            Ok(self.locked(file))
+        })
+    }
+}
+
+/// Where the waiting thread leaves the locked file, and whom to wake.
+#[derive(Default)]
+struct Handoff {
+    locked: Option<io::Result<File>>,
+    waker: Option<Waker>,
+}
+
+/// Locks `file` (blocking) on a new thread, and resolves with it.
+async fn lock_on_a_thread(file: File) -> io::Result<File> {
+    let handoff = Arc::new(Mutex::new(Handoff::default()));
+    let theirs = Arc::clone(&handoff);
+    std::thread::Builder::new()
+        .name("freshen-store-lock".into())
+        .spawn(move || {
+            let locked = fs4::FileExt::lock(&file).map(|()| file);
+            let waker = {
+                let mut handoff = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                handoff.locked = Some(locked);
+                handoff.waker.take()
+            };
+            // If no one waits any more, `handoff` (and the lock) is let go
+            // with the last `Arc`.
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        })?;
+    std::future::poll_fn(|cx| {
+        let mut handoff = handoff.lock().unwrap_or_else(PoisonError::into_inner);
+        match handoff.locked.take() {
+            Some(locked) => Poll::Ready(locked),
+            None => {
+                handoff.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 impl fmt::Debug for FileStore {

@@ -265,6 +265,60 @@ fn the_lock_excludes_others_until_dropped() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Polls `future` until it is ready (a no-op waker; the lock's thread
+/// makes progress on its own), for at most 10 s.
+fn wait_for<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> F::Output {
+    let mut future = future;
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "the lock never came");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn an_async_wait_for_the_lock_leaves_the_thread_free() {
+    // Two stores of one file in one process, both used from one thread, as
+    // two async caches of a single-threaded runtime are: the second waits
+    // for the lock as a pending future while the first holds it.
+    let dir = temp_dir("async-lock");
+    let (a, b) = (
+        FileStore::new(dir.join("tokens.json")),
+        FileStore::new(dir.join("tokens.json")),
+    );
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut first = std::pin::pin!(a.lock_async());
+    let std::task::Poll::Ready(held) = first.as_mut().poll(&mut cx) else {
+        panic!("a free lock is taken at once")
+    };
+    let mut held = held.unwrap();
+    held.save(&record(1)).unwrap();
+    let mut second = std::pin::pin!(b.lock_async());
+    for _ in 0..3 {
+        assert!(second.as_mut().poll(&mut cx).is_pending(), "held by a");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(held);
+    let mut theirs = wait_for(second.as_mut()).unwrap();
+    assert_eq!(record_number(&theirs.load().unwrap().unwrap()), 1);
+
+    // A wait given up (its future dropped) lets the lock go once it gets
+    // it: the next taker is not blocked for good.
+    let mut given_up = Box::pin(a.lock_async());
+    assert!(given_up.as_mut().poll(&mut cx).is_pending(), "held by b");
+    drop(given_up);
+    drop(theirs);
+    let mut third = std::pin::pin!(a.lock_async());
+    let mut again = wait_for(third.as_mut()).unwrap();
+    again.save(&record(2)).unwrap();
+    drop(again);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_damaged_record_is_a_permanent_error_that_shows_no_secret() {
     let dir = temp_dir("damaged");
