@@ -1,0 +1,368 @@
+//! The response future of a [`BearerService`](crate::BearerService) call: a
+//! hand-written state machine, so the fresh path (a token at hand, a
+//! response that does not reject it) boxes and allocates nothing.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use freshen_core::{Error, ErrorKind};
+use freshen_http::{Authorizer, Bearer, BearerCache, Verdict};
+use http::header::AUTHORIZATION;
+use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::error::BearerError;
+use crate::replay::ReplayBody;
+
+/// A boxed future: the slow paths only (waiting for a token, the retry).
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The result of a call through the layer.
+type Answer<S, B> =
+    Result<<S as Service<Request<B>>>::Response, BearerError<<S as Service<Request<B>>>::Error>>;
+
+pin_project! {
+    /// The future of a [`BearerService`](crate::BearerService) call.
+    ///
+    /// On the fresh path it holds the wrapped service's own future and what
+    /// the answer needs (the token sent, and the request's copy if it can
+    /// be replayed): nothing boxed. Waiting for a token (none usable now)
+    /// and the retry after a rejection are boxed; both are rare.
+    #[must_use = "a future does nothing unless polled"]
+    pub struct ResponseFuture<S, C, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, C, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, C, B>
+    where
+        S: Service<Request<B>>,
+    {
+        /// Refused before anything was sent.
+        Failed { error: Option<BearerError<S::Error>> },
+        /// No usable token now: the cache's refresh is awaited, with the
+        /// service (polled ready) and the request held until then.
+        Token {
+            token: Boxed<Result<Arc<Bearer>, Error>>,
+            pending: Option<Pending<S, C, B>>,
+        },
+        /// Sent: the wrapped service's future, then the verdict.
+        Sent {
+            #[pin]
+            future: S::Future,
+            sent: Option<Sent<S, C, B>>,
+        },
+        /// Rejected and replayable: invalidate, take a newer token, resend.
+        Retry { retry: Boxed<Answer<S, B>> },
+        /// Answered.
+        Done,
+    }
+}
+
+/// What a request waiting for a token holds.
+struct Pending<S, C, B> {
+    auth: Authorizer<C>,
+    service: S,
+    request: Request<B>,
+    limit: usize,
+}
+
+/// What the verdict on the response needs: the token sent (exactly it is
+/// invalidated after a rejection), and a service and the request's copy to
+/// retry with if its body could be replayed.
+struct Sent<S, C, B> {
+    auth: Authorizer<C>,
+    bearer: Arc<Bearer>,
+    retry: Option<(S, Replay<B>)>,
+}
+
+/// A request's copy for a retry, field by field (assembled into a
+/// request only if it is resent).
+pub(crate) struct Replay<B> {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: B,
+}
+
+impl<B> Replay<B> {
+    /// The head of `request` (its `Authorization` not yet set) with `body`.
+    fn of<A>(request: &Request<A>, body: B) -> Self {
+        Replay {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            extensions: request.extensions().clone(),
+            body,
+        }
+    }
+
+    /// The request to resend, carrying `header`.
+    fn into_request(self, header: HeaderValue) -> Request<B> {
+        let mut request = Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers;
+        *request.extensions_mut() = self.extensions;
+        request.headers_mut().insert(AUTHORIZATION, header);
+        request
+    }
+}
+
+/// Sends `request` through `service` (polled ready) with `bearer`'s
+/// header, and returns its future and, if the body can be replayed, the
+/// request's copy for a retry.
+pub(crate) fn dispatch<S, B>(
+    service: &mut S,
+    mut request: Request<B>,
+    bearer: &Bearer,
+    limit: usize,
+) -> (S::Future, Option<Replay<B>>)
+where
+    S: Service<Request<B>>,
+    B: ReplayBody,
+{
+    let copy = request
+        .body_mut()
+        .replay(limit)
+        .map(|body| Replay::of(&request, body));
+    request
+        .headers_mut()
+        .insert(AUTHORIZATION, bearer.header().clone());
+    (service.call(request), copy)
+}
+
+impl<S, C, B> ResponseFuture<S, C, B>
+where
+    S: Service<Request<B>>,
+{
+    /// Answers `error` at once: nothing was sent.
+    pub(crate) fn failed(error: Error) -> Self {
+        Self::from(State::Failed {
+            error: Some(BearerError::Token(error)),
+        })
+    }
+
+    /// Sent with `bearer`; `retry` is the service and the copy to resend
+    /// with if the body can be replayed.
+    pub(crate) fn sent(
+        future: S::Future,
+        auth: Authorizer<C>,
+        bearer: Arc<Bearer>,
+        retry: Option<(S, Replay<B>)>,
+    ) -> Self {
+        Self::from(State::Sent {
+            future,
+            sent: Some(Sent {
+                auth,
+                bearer,
+                retry,
+            }),
+        })
+    }
+
+    fn from(state: State<S, C, B>) -> Self {
+        ResponseFuture { state }
+    }
+}
+
+impl<S, C, B, RB> ResponseFuture<S, C, B>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Send + 'static,
+    B: ReplayBody + Send + 'static,
+    RB: Send + 'static,
+    C: BearerCache,
+{
+    /// Waits for a token, then sends `request` through `service` (polled
+    /// ready).
+    pub(crate) fn waiting(
+        auth: Authorizer<C>,
+        service: S,
+        request: Request<B>,
+        limit: usize,
+    ) -> Self {
+        let cache = auth.clone();
+        Self::from(State::Token {
+            token: Box::pin(async move { cache.bearer().await }),
+            pending: Some(Pending {
+                auth,
+                service,
+                request,
+                limit,
+            }),
+        })
+    }
+}
+
+impl<S, C, B, RB> Future for ResponseFuture<S, C, B>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Send + 'static,
+    B: ReplayBody + Send + 'static,
+    RB: Send + 'static,
+    C: BearerCache,
+{
+    type Output = Answer<S, B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let next = match state.as_mut().project() {
+                StateProj::Sent { future, sent } => {
+                    let response = ready!(future.poll(cx));
+                    let Some(sent) = sent.take() else {
+                        break Poll::Ready(Err(polled_after_ready()));
+                    };
+                    match response {
+                        Ok(response) => match sent.answer(response) {
+                            Ok(response) => {
+                                state.set(State::Done);
+                                break Poll::Ready(Ok(response));
+                            }
+                            Err(retry) => State::Retry { retry },
+                        },
+                        Err(error) => {
+                            state.set(State::Done);
+                            break Poll::Ready(Err(BearerError::Service(error)));
+                        }
+                    }
+                }
+                StateProj::Token { token, pending } => {
+                    let bearer = ready!(token.as_mut().poll(cx));
+                    let Some(mut pending) = pending.take() else {
+                        break Poll::Ready(Err(polled_after_ready()));
+                    };
+                    match bearer {
+                        Ok(bearer) => {
+                            let (future, copy) = dispatch(
+                                &mut pending.service,
+                                pending.request,
+                                &bearer,
+                                pending.limit,
+                            );
+                            // The service that sent the request sends the retry.
+                            let retry = copy.map(|copy| (pending.service, copy));
+                            Self::sent(future, pending.auth, bearer, retry).state
+                        }
+                        Err(error) => {
+                            state.set(State::Done);
+                            break Poll::Ready(Err(BearerError::Token(error)));
+                        }
+                    }
+                }
+                StateProj::Retry { retry } => {
+                    let answer = ready!(retry.as_mut().poll(cx));
+                    state.set(State::Done);
+                    break Poll::Ready(answer);
+                }
+                StateProj::Failed { error } => {
+                    let error = error.take().unwrap_or_else(polled_after_ready);
+                    state.set(State::Done);
+                    break Poll::Ready(Err(error));
+                }
+                StateProj::Done => break Poll::Ready(Err(polled_after_ready())),
+            };
+            state.set(next);
+        }
+    }
+}
+
+impl<S, C, B> Sent<S, C, B> {
+    /// The response if it goes back to the caller, or the retry to run.
+    fn answer<RB>(self, response: Response<RB>) -> Result<Response<RB>, Boxed<Answer<S, B>>>
+    where
+        S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+        S::Future: Send,
+        S::Error: Send + 'static,
+        B: ReplayBody + Send + 'static,
+        RB: Send + 'static,
+        C: BearerCache,
+    {
+        if self.auth.verdict(response.status(), response.headers()) == Verdict::Accepted {
+            return Ok(response);
+        }
+        let Some((service, copy)) = self.retry else {
+            // Not replayable: the rejection goes back, and the token is gone.
+            self.auth.invalidate(&self.bearer);
+            return Ok(response);
+        };
+        Err(Box::pin(retry(
+            self.auth,
+            service,
+            copy,
+            self.bearer,
+            response,
+        )))
+    }
+}
+
+/// After `response` rejected `sent`: invalidates it, and resends `copy`
+/// once with a newer token — or hands the rejection back if the cache
+/// still holds the rejected token (it is never resent).
+async fn retry<S, C, B, RB>(
+    auth: Authorizer<C>,
+    mut service: S,
+    copy: Replay<B>,
+    sent: Arc<Bearer>,
+    response: Response<RB>,
+) -> Answer<S, B>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    C: BearerCache,
+{
+    let Some(next) = auth
+        .after_rejection(&sent)
+        .await
+        .map_err(BearerError::Token)?
+    else {
+        return Ok(response);
+    };
+    drop(response);
+    #[cfg(feature = "metrics")]
+    metrics::counter!("freshen.http.auth_retry").increment(1);
+    poll_fn(|cx| service.poll_ready(cx))
+        .await
+        .map_err(BearerError::Service)?;
+    let request = copy.into_request(next.header().clone());
+    service.call(request).await.map_err(BearerError::Service)
+}
+
+/// The answer to a future polled again after it answered.
+fn polled_after_ready<E>() -> BearerError<E> {
+    BearerError::Token(Error::transient(ErrorKind::Closed))
+}
+
+impl<S, C, B> fmt::Debug for ResponseFuture<S, C, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Failed { .. } => "failed",
+            State::Token { .. } => "waiting for a token",
+            State::Sent { .. } => "sent",
+            State::Retry { .. } => "retrying",
+            State::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
