@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use freshen_core::Error;
+use freshen_core::{Error, Generation};
 use http::{HeaderMap, StatusCode, Uri};
 
 use crate::bearer::{Bearer, BearerHeaders};
@@ -72,6 +72,16 @@ impl<C: BearerCache> Authorizer<C> {
     pub fn bearer_now(&self) -> Option<Result<Arc<Bearer>, Error>> {
         let token = self.inner.cache.token_now()?;
         Some(self.inner.headers.get(token, C::keep))
+    }
+
+    /// The generation of the token [`Authorizer::bearer_now`] would hand
+    /// out now, read lock-free and touching no reference count: a caller
+    /// that keeps the [`Bearer`] it got last compares it, and asks for a
+    /// new one only when the token changed. `None` as for `bearer_now` (a
+    /// refresh has been started).
+    #[inline]
+    pub fn generation_now(&self) -> Option<Generation> {
+        self.inner.cache.token_now().map(|token| token.generation())
     }
 
     /// The header for a usable token, waiting for a refresh if none is.

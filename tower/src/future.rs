@@ -77,12 +77,19 @@ struct Pending<S, C, B> {
     limit: usize,
 }
 
+/// The token a request is sent with, and the rules and cache that answer
+/// for it: built once per token and kept by the service, so a request pays
+/// one reference count for both.
+pub(crate) struct Stamp<C> {
+    pub(crate) auth: Authorizer<C>,
+    pub(crate) bearer: Arc<Bearer>,
+}
+
 /// What the verdict on the response needs: the token sent (exactly it is
 /// invalidated after a rejection), and a service and the request's copy to
 /// retry with if its body could be replayed.
 struct Sent<S, C, B> {
-    auth: Authorizer<C>,
-    bearer: Arc<Bearer>,
+    stamp: Arc<Stamp<C>>,
     retry: Option<(S, Replay<B>)>,
 }
 
@@ -99,6 +106,7 @@ pub(crate) struct Replay<B> {
 
 impl<B> Replay<B> {
     /// The head of `request` (its `Authorization` not yet set) with `body`.
+    #[inline]
     fn of<A>(request: &Request<A>, body: B) -> Self {
         Replay {
             method: request.method().clone(),
@@ -126,6 +134,7 @@ impl<B> Replay<B> {
 /// Sends `request` through `service` (polled ready) with `bearer`'s
 /// header, and returns its future and, if the body can be replayed, the
 /// request's copy for a retry.
+#[inline]
 pub(crate) fn dispatch<S, B>(
     service: &mut S,
     mut request: Request<B>,
@@ -159,22 +168,19 @@ where
 
     /// Sent with `bearer`; `retry` is the service and the copy to resend
     /// with if the body can be replayed.
+    #[inline]
     pub(crate) fn sent(
         future: S::Future,
-        auth: Authorizer<C>,
-        bearer: Arc<Bearer>,
+        stamp: Arc<Stamp<C>>,
         retry: Option<(S, Replay<B>)>,
     ) -> Self {
         Self::from(State::Sent {
             future,
-            sent: Some(Sent {
-                auth,
-                bearer,
-                retry,
-            }),
+            sent: Some(Sent { stamp, retry }),
         })
     }
 
+    #[inline]
     fn from(state: State<S, C, B>) -> Self {
         ResponseFuture { state }
     }
@@ -259,7 +265,11 @@ where
                             );
                             // The service that sent the request sends the retry.
                             let retry = copy.map(|copy| (pending.service, copy));
-                            Self::sent(future, pending.auth, bearer, retry).state
+                            let stamp = Arc::new(Stamp {
+                                auth: pending.auth,
+                                bearer,
+                            });
+                            Self::sent(future, stamp, retry).state
                         }
                         Err(error) => {
                             state.set(State::Done);
@@ -295,40 +305,35 @@ impl<S, C, B> Sent<S, C, B> {
         RB: Send + 'static,
         C: BearerCache,
     {
-        if self.auth.verdict(response.status(), response.headers()) == Verdict::Accepted {
+        let stamp = &self.stamp;
+        if stamp.auth.verdict(response.status(), response.headers()) == Verdict::Accepted {
             return Ok(response);
         }
         let Some((service, copy)) = self.retry else {
             // Not replayable: the rejection goes back, and the token is gone.
-            self.auth.invalidate(&self.bearer);
+            stamp.auth.invalidate(&stamp.bearer);
             return Ok(response);
         };
-        Err(Box::pin(retry(
-            self.auth,
-            service,
-            copy,
-            self.bearer,
-            response,
-        )))
+        Err(Box::pin(retry(self.stamp, service, copy, response)))
     }
 }
 
-/// After `response` rejected `sent`: invalidates it, and resends `copy`
+/// After `response` rejected `sent`'s token: invalidates it, and resends `copy`
 /// once with a newer token — or hands the rejection back if the cache
 /// still holds the rejected token (it is never resent).
 async fn retry<S, C, B, RB>(
-    auth: Authorizer<C>,
+    sent: Arc<Stamp<C>>,
     mut service: S,
     copy: Replay<B>,
-    sent: Arc<Bearer>,
     response: Response<RB>,
 ) -> Answer<S, B>
 where
     S: Service<Request<B>, Response = Response<RB>>,
     C: BearerCache,
 {
-    let Some(next) = auth
-        .after_rejection(&sent)
+    let Some(next) = sent
+        .auth
+        .after_rejection(&sent.bearer)
         .await
         .map_err(BearerError::Token)?
     else {

@@ -1,15 +1,17 @@
 //! The tower layer and its service.
 
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use freshen_core::Error;
 use freshen_http::{Authorizer, BearerCache, Rules};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::BearerError;
-use crate::future::{ResponseFuture, dispatch};
+use crate::future::{ResponseFuture, Stamp, dispatch};
 use crate::replay::ReplayBody;
 
 /// How much of a streaming body is buffered, at most, to replay it.
@@ -108,6 +110,7 @@ impl<S, C> Layer<S> for BearerLayer<C> {
             inner,
             auth: self.auth.clone(),
             replay_limit: self.replay_limit,
+            stamp: None,
         }
     }
 }
@@ -117,6 +120,36 @@ pub struct BearerService<S, C> {
     inner: S,
     auth: Authorizer<C>,
     replay_limit: usize,
+    /// The last token's stamp: reused while the cache hands out that token.
+    stamp: Option<Arc<Stamp<C>>>,
+}
+
+impl<S, C: BearerCache> BearerService<S, C> {
+    /// The stamp of a token usable now, without waiting: the one kept if
+    /// the cache still hands out its token (a generation compared, one
+    /// reference count), otherwise a new one from the authorizer's header
+    /// cache, kept for the next request. `None` as
+    /// [`Authorizer::bearer_now`].
+    #[inline]
+    fn stamp_now(&mut self) -> Option<Result<Arc<Stamp<C>>, Error>> {
+        let generation = self.auth.generation_now()?;
+        if let Some(stamp) = self
+            .stamp
+            .as_ref()
+            .filter(|stamp| stamp.bearer.generation() == generation)
+        {
+            return Some(Ok(Arc::clone(stamp)));
+        }
+        let stamp = match self.auth.bearer_now()? {
+            Ok(bearer) => Arc::new(Stamp {
+                auth: self.auth.clone(),
+                bearer,
+            }),
+            Err(error) => return Some(Err(error)),
+        };
+        self.stamp = Some(Arc::clone(&stamp));
+        Some(Ok(stamp))
+    }
 }
 
 impl<S: Clone, C> Clone for BearerService<S, C> {
@@ -125,6 +158,7 @@ impl<S: Clone, C> Clone for BearerService<S, C> {
             inner: self.inner.clone(),
             auth: self.auth.clone(),
             replay_limit: self.replay_limit,
+            stamp: self.stamp.clone(),
         }
     }
 }
@@ -160,13 +194,14 @@ where
         if let Err(error) = self.auth.check_uri(request.uri()) {
             return ResponseFuture::failed(error);
         }
-        match self.auth.bearer_now() {
+        match self.stamp_now() {
             // The fresh path: sent now by the service polled ready; a clone
             // of it sends the retry, if the body can be replayed.
-            Some(Ok(bearer)) => {
-                let (future, copy) = dispatch(&mut self.inner, request, &bearer, self.replay_limit);
+            Some(Ok(stamp)) => {
+                let (future, copy) =
+                    dispatch(&mut self.inner, request, &stamp.bearer, self.replay_limit);
                 let retry = copy.map(|copy| (self.inner.clone(), copy));
-                ResponseFuture::sent(future, self.auth.clone(), bearer, retry)
+                ResponseFuture::sent(future, stamp, retry)
             }
             Some(Err(error)) => ResponseFuture::failed(error),
             // No usable token now: the service polled ready waits with the
