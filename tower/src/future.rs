@@ -95,7 +95,7 @@ struct Sent<S, C, B> {
 
 /// A request's copy for a retry, field by field (assembled into a
 /// request only if it is resent).
-pub(crate) struct Replay<B> {
+struct Replay<B> {
     method: Method,
     uri: Uri,
     version: Version,
@@ -131,30 +131,6 @@ impl<B> Replay<B> {
     }
 }
 
-/// Sends `request` through `service` (polled ready) with `bearer`'s
-/// header, and returns its future and, if the body can be replayed, the
-/// request's copy for a retry.
-#[inline]
-pub(crate) fn dispatch<S, B>(
-    service: &mut S,
-    mut request: Request<B>,
-    bearer: &Bearer,
-    limit: usize,
-) -> (S::Future, Option<Replay<B>>)
-where
-    S: Service<Request<B>>,
-    B: ReplayBody,
-{
-    let copy = request
-        .body_mut()
-        .replay(limit)
-        .map(|body| Replay::of(&request, body));
-    request
-        .headers_mut()
-        .insert(AUTHORIZATION, bearer.header().clone());
-    (service.call(request), copy)
-}
-
 impl<S, C, B> ResponseFuture<S, C, B>
 where
     S: Service<Request<B>>,
@@ -166,18 +142,34 @@ where
         })
     }
 
-    /// Sent with `bearer`; `retry` is the service and the copy to resend
-    /// with if the body can be replayed.
+    /// Sends `request` through `service` (polled ready) with `stamp`'s
+    /// header, keeping a clone of `service` and the request's copy for a
+    /// retry if its body can be replayed. One function building the state
+    /// in place: the copy is moved as little as can be.
     #[inline]
-    pub(crate) fn sent(
-        future: S::Future,
+    pub(crate) fn send(
+        service: &mut S,
+        mut request: Request<B>,
         stamp: Arc<Stamp<C>>,
-        retry: Option<(S, Replay<B>)>,
-    ) -> Self {
-        Self::from(State::Sent {
-            future,
-            sent: Some(Sent { stamp, retry }),
-        })
+        limit: usize,
+    ) -> Self
+    where
+        S: Clone,
+        B: ReplayBody,
+    {
+        let retry = match request.body_mut().replay(limit) {
+            Some(body) => Some((service.clone(), Replay::of(&request, body))),
+            None => None,
+        };
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, stamp.bearer.header().clone());
+        ResponseFuture {
+            state: State::Sent {
+                future: service.call(request),
+                sent: Some(Sent { stamp, retry }),
+            },
+        }
     }
 
     #[inline]
@@ -188,7 +180,7 @@ where
 
 impl<S, C, B, RB> ResponseFuture<S, C, B>
 where
-    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Send + 'static,
     B: ReplayBody + Send + 'static,
@@ -218,7 +210,7 @@ where
 
 impl<S, C, B, RB> Future for ResponseFuture<S, C, B>
 where
-    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Send + 'static,
     B: ReplayBody + Send + 'static,
@@ -257,19 +249,14 @@ where
                     };
                     match bearer {
                         Ok(bearer) => {
-                            let (future, copy) = dispatch(
-                                &mut pending.service,
-                                pending.request,
-                                &bearer,
-                                pending.limit,
-                            );
-                            // The service that sent the request sends the retry.
-                            let retry = copy.map(|copy| (pending.service, copy));
                             let stamp = Arc::new(Stamp {
                                 auth: pending.auth,
                                 bearer,
                             });
-                            Self::sent(future, stamp, retry).state
+                            // A clone of the service sends the retry (the
+                            // slow path: one clone more than the fresh one).
+                            Self::send(&mut pending.service, pending.request, stamp, pending.limit)
+                                .state
                         }
                         Err(error) => {
                             state.set(State::Done);

@@ -11,7 +11,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::BearerError;
-use crate::future::{ResponseFuture, Stamp, dispatch};
+use crate::future::{ResponseFuture, Stamp};
 use crate::replay::ReplayBody;
 
 /// How much of a streaming body is buffered, at most, to replay it.
@@ -198,10 +198,7 @@ where
             // The fresh path: sent now by the service polled ready; a clone
             // of it sends the retry, if the body can be replayed.
             Some(Ok(stamp)) => {
-                let (future, copy) =
-                    dispatch(&mut self.inner, request, &stamp.bearer, self.replay_limit);
-                let retry = copy.map(|copy| (self.inner.clone(), copy));
-                ResponseFuture::sent(future, stamp, retry)
+                ResponseFuture::send(&mut self.inner, request, stamp, self.replay_limit)
             }
             Some(Err(error)) => ResponseFuture::failed(error),
             // No usable token now: the service polled ready waits with the
