@@ -224,22 +224,31 @@ where
         loop {
             let next = match state.as_mut().project() {
                 StateProj::Sent { future, sent } => {
-                    let response = ready!(future.poll(cx));
-                    let Some(sent) = sent.take() else {
-                        break Poll::Ready(Err(polled_after_ready()));
-                    };
-                    match response {
-                        Ok(response) => match sent.answer(response) {
-                            Ok(response) => {
-                                state.set(State::Done);
-                                break Poll::Ready(Ok(response));
-                            }
-                            Err(retry) => State::Retry { retry },
-                        },
+                    let response = match ready!(future.poll(cx)) {
+                        Ok(response) => response,
                         Err(error) => {
                             state.set(State::Done);
                             break Poll::Ready(Err(BearerError::Service(error)));
                         }
+                    };
+                    // Judged in place: the copy is moved only for a retry.
+                    let accepted = match sent {
+                        Some(sent) => sent.accepts(&response),
+                        None => break Poll::Ready(Err(polled_after_ready())),
+                    };
+                    if accepted {
+                        state.set(State::Done);
+                        break Poll::Ready(Ok(response));
+                    }
+                    let Some(sent) = sent.take() else {
+                        break Poll::Ready(Err(polled_after_ready()));
+                    };
+                    match sent.rejected(response) {
+                        Ok(response) => {
+                            state.set(State::Done);
+                            break Poll::Ready(Ok(response));
+                        }
+                        Err(retry) => State::Retry { retry },
                     }
                 }
                 StateProj::Token { token, pending } => {
@@ -281,24 +290,29 @@ where
     }
 }
 
-impl<S, C, B> Sent<S, C, B> {
-    /// The response if it goes back to the caller, or the retry to run.
-    fn answer<RB>(self, response: Response<RB>) -> Result<Response<RB>, Boxed<Answer<S, B>>>
+impl<S, C: BearerCache, B> Sent<S, C, B> {
+    /// Whether `response` leaves the token alone (see
+    /// [`freshen_http::Rules`]).
+    #[inline]
+    fn accepts<RB>(&self, response: &Response<RB>) -> bool {
+        let auth = &self.stamp.auth;
+        auth.verdict(response.status(), response.headers()) == Verdict::Accepted
+    }
+
+    /// After `response` rejected the token: the response back to the
+    /// caller (the body cannot be replayed: the token is invalidated), or
+    /// the retry to run.
+    fn rejected<RB>(self, response: Response<RB>) -> Result<Response<RB>, Boxed<Answer<S, B>>>
     where
         S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
         S::Future: Send,
         S::Error: Send + 'static,
         B: ReplayBody + Send + 'static,
         RB: Send + 'static,
-        C: BearerCache,
     {
-        let stamp = &self.stamp;
-        if stamp.auth.verdict(response.status(), response.headers()) == Verdict::Accepted {
-            return Ok(response);
-        }
         let Some((service, copy)) = self.retry else {
             // Not replayable: the rejection goes back, and the token is gone.
-            stamp.auth.invalidate(&stamp.bearer);
+            self.stamp.auth.invalidate(&self.stamp.bearer);
             return Ok(response);
         };
         Err(Box::pin(retry(self.stamp, service, copy, response)))
