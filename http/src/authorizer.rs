@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use freshen_core::Error;
+use freshen_core::{Error, Generation};
 use http::{HeaderMap, StatusCode, Uri};
 
 use crate::bearer::{Bearer, BearerHeaders};
@@ -72,6 +72,35 @@ impl<C: BearerCache> Authorizer<C> {
     pub fn bearer_now(&self) -> Option<Result<Arc<Bearer>, Error>> {
         let token = self.inner.cache.token_now()?;
         Some(self.inner.headers.get(token, C::keep))
+    }
+
+    /// The generation of the token [`Authorizer::bearer_now`] would hand
+    /// out now, read lock-free and touching no reference count: a caller
+    /// that keeps the [`Bearer`] it got last compares it, and asks for a
+    /// new one only when the token changed. `None` as for `bearer_now` (a
+    /// refresh has been started).
+    ///
+    /// ```
+    /// use freshen_http::{Authorizer, Rules};
+    /// # use freshen_core::{Error, Fetched, TokenSource};
+    /// # struct Source;
+    /// # impl TokenSource for Source {
+    /// #     async fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t0k").with_lifetime(std::time::Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let cache = freshen_tokio::TokioCache::new(Source, freshen_tokio::TokioRuntime::current());
+    /// let auth = Authorizer::new(cache, Rules::default());
+    /// let kept = auth.bearer().await?;
+    /// // Still that token: the header kept can be sent again as it is.
+    /// assert_eq!(auth.generation_now(), Some(kept.generation()));
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn generation_now(&self) -> Option<Generation> {
+        self.inner.cache.token_now().map(|token| token.generation())
     }
 
     /// The header for a usable token, waiting for a refresh if none is.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use freshen_core::{ConfigError, Error, ErrorKind};
 use freshen_oauth::transport::{display_url, plain_http_allowed};
 use http::header::WWW_AUTHENTICATE;
+use http::uri::Scheme;
 use http::{HeaderMap, HeaderName, StatusCode, Uri};
 
 use crate::challenge::bearer_invalid_token;
@@ -141,6 +142,11 @@ impl Rules {
             (None, Some(origin)) => origin,
             (None, None) => return Err(refused(uri)),
         };
+        // The common case, decided without `Uri::host`'s string searches:
+        // `https` and a host, which is all `check_destination` asks of it.
+        if target.scheme() == Some(&Scheme::HTTPS) && has_host(target) {
+            return Ok(());
+        }
         match target.scheme_str() {
             Some(scheme) => self.check_destination(scheme, target.host(), target),
             None => Err(refused(target)),
@@ -178,6 +184,20 @@ impl Rules {
             _ => Err(refused(url)),
         }
     }
+}
+
+/// Whether `uri`'s host is there and not empty (`Uri::host` would be
+/// `Some` and not empty): the part of its authority after any userinfo
+/// (`…@`) neither empty nor starting with the port's `:`.
+fn has_host(uri: &Uri) -> bool {
+    let Some(authority) = uri.authority().map(|a| a.as_str().as_bytes()) else {
+        return false;
+    };
+    let host_port = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => authority.get(at.saturating_add(1)..).unwrap_or_default(),
+        None => authority,
+    };
+    host_port.first().is_some_and(|&b| b != b':')
 }
 
 fn refused(url: impl fmt::Display) -> Error {
@@ -339,6 +359,33 @@ mod tests {
                 .check_destination("http", Some("a.example"), shown)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn has_host_agrees_with_uri_host() {
+        for u in [
+            "https://a.example/x",
+            "https://a.example:8443/x",
+            "https://user@a.example/x",
+            "https://user:pw@a.example:1/x",
+            "https://[::1]:8443/",
+            "https://u@[::1]/",
+            "/only/a/path",
+            "https://a.example",
+        ] {
+            let uri: Uri = u.parse().unwrap();
+            let host = uri.host().is_some_and(|h| !h.is_empty());
+            assert_eq!(has_host(&uri), host, "{u}");
+        }
+        // What the parser lets through with an empty host, if anything,
+        // is judged alike.
+        for u in ["https://:443/", "https://user@:443/", "https://@/x"] {
+            if let Ok(uri) = u.parse::<Uri>() {
+                let host = uri.host().is_some_and(|h| !h.is_empty());
+                assert_eq!(has_host(&uri), host, "{u}");
+                assert_eq!(Rules::new().check_uri(&uri).is_ok(), host, "{u}");
+            }
+        }
     }
 
     #[test]

@@ -1,18 +1,17 @@
 //! The tower layer and its service.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use freshen_http::{Authorizer, Bearer, BearerCache, Rules, Verdict};
-use http::header::AUTHORIZATION;
+use freshen_core::Error;
+use freshen_http::{Authorizer, BearerCache, Rules};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::BearerError;
+use crate::future::{ResponseFuture, Stamp};
 use crate::replay::ReplayBody;
 
 /// How much of a streaming body is buffered, at most, to replay it.
@@ -111,6 +110,7 @@ impl<S, C> Layer<S> for BearerLayer<C> {
             inner,
             auth: self.auth.clone(),
             replay_limit: self.replay_limit,
+            stamp: None,
         }
     }
 }
@@ -120,6 +120,36 @@ pub struct BearerService<S, C> {
     inner: S,
     auth: Authorizer<C>,
     replay_limit: usize,
+    /// The last token's stamp: reused while the cache hands out that token.
+    stamp: Option<Arc<Stamp<C>>>,
+}
+
+impl<S, C: BearerCache> BearerService<S, C> {
+    /// The stamp of a token usable now, without waiting: the one kept if
+    /// the cache still hands out its token (a generation compared, one
+    /// reference count), otherwise a new one from the authorizer's header
+    /// cache, kept for the next request. `None` as
+    /// [`Authorizer::bearer_now`].
+    #[inline]
+    fn stamp_now(&mut self) -> Option<Result<Arc<Stamp<C>>, Error>> {
+        let generation = self.auth.generation_now()?;
+        if let Some(stamp) = self
+            .stamp
+            .as_ref()
+            .filter(|stamp| stamp.bearer.generation() == generation)
+        {
+            return Some(Ok(Arc::clone(stamp)));
+        }
+        let stamp = match self.auth.bearer_now()? {
+            Ok(bearer) => Arc::new(Stamp {
+                auth: self.auth.clone(),
+                bearer,
+            }),
+            Err(error) => return Some(Err(error)),
+        };
+        self.stamp = Some(Arc::clone(&stamp));
+        Some(Ok(stamp))
+    }
 }
 
 impl<S: Clone, C> Clone for BearerService<S, C> {
@@ -128,6 +158,7 @@ impl<S: Clone, C> Clone for BearerService<S, C> {
             inner: self.inner.clone(),
             auth: self.auth.clone(),
             replay_limit: self.replay_limit,
+            stamp: self.stamp.clone(),
         }
     }
 }
@@ -141,14 +172,10 @@ impl<S: fmt::Debug, C> fmt::Debug for BearerService<S, C> {
     }
 }
 
-/// The future of a [`BearerService`] call.
-pub type ResponseFuture<R, E> =
-    Pin<Box<dyn Future<Output = Result<R, BearerError<E>>> + Send + 'static>>;
-
 impl<S, C, B, RB> Service<Request<B>> for BearerService<S, C>
 where
     S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S::Future: Send,
     S::Error: Send + 'static,
     B: ReplayBody + Send + 'static,
     RB: Send + 'static,
@@ -156,90 +183,31 @@ where
 {
     type Response = Response<RB>;
     type Error = BearerError<S::Error>;
-    type Future = ResponseFuture<Response<RB>, S::Error>;
+    type Future = ResponseFuture<S, C, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(BearerError::Service)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The service that was polled ready sends the first request; a
-        // clone (polled ready when needed) sends the retry.
-        let clone = self.inner.clone();
-        let first = std::mem::replace(&mut self.inner, clone);
-        let retry = self.inner.clone();
         // Nothing is fetched, let alone sent, for a destination refused.
-        let now = self
-            .auth
-            .check_uri(request.uri())
-            .map(|()| self.auth.bearer_now());
-        let auth = self.auth.clone();
-        let limit = self.replay_limit;
-        Box::pin(async move {
-            let bearer = match now.map_err(BearerError::Token)? {
-                Some(bearer) => bearer,
-                None => auth.bearer().await,
+        if let Err(error) = self.auth.check_uri(request.uri()) {
+            return ResponseFuture::failed(error);
+        }
+        match self.stamp_now() {
+            // The fresh path: sent now by the service polled ready; a clone
+            // of it sends the retry, if the body can be replayed.
+            Some(Ok(stamp)) => {
+                ResponseFuture::send(&mut self.inner, request, stamp, self.replay_limit)
             }
-            .map_err(BearerError::Token)?;
-            send(auth, first, retry, request, bearer, limit).await
-        })
+            Some(Err(error)) => ResponseFuture::failed(error),
+            // No usable token now: the service polled ready waits with the
+            // request (tower's readiness contract), a clone takes its place.
+            None => {
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::waiting(self.auth.clone(), ready, request, self.replay_limit)
+            }
+        }
     }
-}
-
-/// Sends `request` with `bearer`, and once more with a newer token if the
-/// server rejects it and the body can be replayed.
-async fn send<S, C, B, RB>(
-    auth: Authorizer<C>,
-    mut first: S,
-    mut retry: S,
-    request: Request<B>,
-    bearer: Arc<Bearer>,
-    limit: usize,
-) -> Result<Response<RB>, BearerError<S::Error>>
-where
-    S: Service<Request<B>, Response = Response<RB>>,
-    B: ReplayBody,
-    C: BearerCache,
-{
-    let (mut parts, mut body) = request.into_parts();
-    let copy = body.replay(limit).map(|body| {
-        let mut again = Request::new(body);
-        *again.method_mut() = parts.method.clone();
-        *again.uri_mut() = parts.uri.clone();
-        *again.version_mut() = parts.version;
-        *again.headers_mut() = parts.headers.clone();
-        *again.extensions_mut() = parts.extensions.clone();
-        again
-    });
-    parts.headers.insert(AUTHORIZATION, bearer.header().clone());
-    let response = first
-        .call(Request::from_parts(parts, body))
-        .await
-        .map_err(BearerError::Service)?;
-    if auth.verdict(response.status(), response.headers()) == Verdict::Accepted {
-        return Ok(response);
-    }
-    let Some(mut again) = copy else {
-        // Not replayable: the rejection goes back, and the token is gone.
-        auth.invalidate(&bearer);
-        return Ok(response);
-    };
-    let Some(next) = auth
-        .after_rejection(&bearer)
-        .await
-        .map_err(BearerError::Token)?
-    else {
-        // The cache still holds the rejected token: never resent.
-        return Ok(response);
-    };
-    drop(response);
-    #[cfg(feature = "metrics")]
-    metrics::counter!("freshen.http.auth_retry").increment(1);
-    again
-        .headers_mut()
-        .insert(AUTHORIZATION, next.header().clone());
-    poll_fn(|cx| retry.poll_ready(cx))
-        .await
-        .map_err(BearerError::Service)?;
-    retry.call(again).await.map_err(BearerError::Service)
 }

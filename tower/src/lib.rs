@@ -6,10 +6,12 @@
 //! checks the destination (plain `http` only to loopback), takes a token
 //! (the fresh path waits on nothing and formats no header: each token's
 //! sensitive header is built once and shared by reference count), sends,
-//! and reads the answer. What a request does pay on the fresh path: a copy
-//! of its head and body for a possible retry, a clone of the inner service,
-//! and one boxed response future (`benches/benches/request_path.rs`
-//! measures it against the bare service). The answers:
+//! and reads the answer. What a request does pay on the fresh path, if its
+//! body can be replayed: a copy of its head and body and a clone of the
+//! inner service, for a possible retry. The response future is a state
+//! machine that boxes nothing unless the token must be awaited or the
+//! request retried (`benches/benches/request_path.rs` measures it against
+//! the bare service). The answers:
 //!
 //! | response | token invalidated | retried once |
 //! |---|---|---|
@@ -44,13 +46,15 @@
 //!   request retried after a rejection. Off, it costs nothing.
 
 mod error;
+mod future;
 mod layer;
 mod replay;
 #[cfg(feature = "tonic")]
 mod tonic;
 
 pub use error::BearerError;
-pub use layer::{BearerLayer, BearerService, DEFAULT_REPLAY_LIMIT, ResponseFuture};
+pub use future::ResponseFuture;
+pub use layer::{BearerLayer, BearerService, DEFAULT_REPLAY_LIMIT};
 pub use replay::ReplayBody;
 #[cfg(feature = "tonic")]
 pub use tonic::BearerInterceptor;

@@ -128,6 +128,35 @@ fn a_401_is_retried_once_with_a_newer_token() {
 }
 
 #[test]
+fn one_service_follows_the_cache_to_each_new_token() {
+    smol::block_on(async {
+        let (cache, registry) = cache();
+        let server = Scripted::new([]);
+        let mut service = ServiceBuilder::new()
+            .layer(BearerLayer::new(cache))
+            .service(server.service());
+        for _ in 0..3 {
+            for _ in 0..2 {
+                let response = service.ready().await.unwrap().call(request()).await;
+                assert_eq!(response.unwrap().status(), StatusCode::OK);
+            }
+            // Past the token's lifetime: the next request waits for a new
+            // one, and the one after it takes the new one at once.
+            registry.clock().advance(Duration::from_secs(3601));
+        }
+        let seen = server.seen();
+        assert_eq!(seen.len(), 6);
+        for pair in seen.chunks(2) {
+            assert_eq!(pair[0], pair[1], "one token, two requests");
+        }
+        assert_ne!(seen[1], seen[2], "the service kept no old token");
+        assert_ne!(seen[3], seen[4], "the service kept no old token");
+        assert_eq!(registry.issued(), 3);
+        assert_eq!(registry.rejected(), 0);
+    });
+}
+
+#[test]
 fn a_second_401_goes_back_to_the_caller() {
     smol::block_on(async {
         let (cache, registry) = cache();
