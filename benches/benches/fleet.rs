@@ -35,9 +35,16 @@ impl BlockingTokenSource for Endpoint {
 fn fleet(c: &mut Criterion) {
     let redis = RedisServer::start().expect("redis-server on PATH");
     let store = Arc::new(RedisStore::open(redis.url()).expect("url"));
-    let request = TokenRequest::client_credentials("https://idp.example/token", ClientAuth::new("svc", "s"));
+    let request =
+        TokenRequest::client_credentials("https://idp.example/token", ClientAuth::new("svc", "s"));
     let tier = |source| {
-        SharedTier::builder(source, Arc::clone(&store), request.shape_key(), Sealing::key([9; 32])).build()
+        SharedTier::builder(
+            source,
+            Arc::clone(&store),
+            request.shape_key(),
+            Sealing::key([9; 32]),
+        )
+        .build()
     };
     // One node fetched and stored the token.
     BlockingTokenSource::fetch(&tier(Endpoint)).expect("fetch");

@@ -47,7 +47,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -119,7 +122,8 @@ fn keyed(c: &mut Criterion) {
     let per_key = (after - before) as f64 / KEYS as f64;
     // The token: its Arc (two counts and the Token), the secret's and the
     // token type's heap strings.
-    let token = (2 * size_of::<usize>() + size_of::<Token>() + SECRET.len() + "Bearer".len()) as f64;
+    let token =
+        (2 * size_of::<usize>() + size_of::<Token>() + SECRET.len() + "Bearer".len()) as f64;
     // The key's own heap (its Arc'd request) is outside the count above,
     // but the map keeps a clone of the handle, counted in the table.
     println!(
@@ -130,7 +134,9 @@ fn keyed(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("keyed/lookup");
     let hot = &keys[KEYS / 2];
-    group.bench_function("hot", |b| b.iter(|| black_box(read(&keyed, black_box(hot)))));
+    group.bench_function("hot", |b| {
+        b.iter(|| black_box(read(&keyed, black_box(hot))))
+    });
     let order = shuffled(KEYS);
     let mut next = 0;
     group.bench_function("spread", |b| {

@@ -46,6 +46,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use freshen_benches::PollOnce;
 
 use freshen_blocking::{BlockingCache, Mode};
 use freshen_cache::driver::{Outcome, Shared, Step};
@@ -67,41 +68,6 @@ const TASKS_PER_WORKER: u64 = 8;
 
 // ---------------------------------------------------------------------------
 // The harness.
-
-/// Polls a future once, where it stands, with a no-op waker: how an
-/// executor polls a task, and how every contender's async read is polled
-/// in `read` and `handoff`. Inlined into each read, so no contender's
-/// future is moved through memory first (futures-util's `now_or_never`,
-/// used before, is not inlined here, and copying a just-built future in
-/// one wide load stalls the CPU for several ns: a cost of the harness,
-/// not of the contender).
-trait PollOnce: Future + Sized {
-    #[inline(always)]
-    fn poll_once(self) -> Option<Self::Output> {
-        let mut future = std::pin::pin!(self);
-        match future
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-        {
-            std::task::Poll::Ready(output) => Some(output),
-            std::task::Poll::Pending => None,
-        }
-    }
-
-    /// Polls once and keeps the value of a ready `Ok`: what `fut.await?`
-    /// leaves the caller (the error, which a read in this harness never
-    /// gives, is dropped). What every contender's async read is measured
-    /// as, so no contender pays for moving an `Option<Result<..>>`.
-    #[inline(always)]
-    fn poll_ok<T, E>(self) -> Option<T>
-    where
-        Self: Future<Output = Result<T, E>>,
-    {
-        self.poll_once().and_then(Result::ok)
-    }
-}
-
-impl<F: Future> PollOnce for F {}
 
 /// The calling thread's CPU time: it stops while the thread is off its core.
 fn thread_cpu() -> Duration {
@@ -780,9 +746,7 @@ fn freshen(b: &mut Bench<'_>, rt: &tokio::runtime::Runtime) {
     });
 
     // handoff: what a service calls, its result sent to the other thread.
-    b.handoff("freshen tokio token()", || {
-        tokio_cache.token().poll_ok()
-    });
+    b.handoff("freshen tokio token()", || tokio_cache.token().poll_ok());
     b.handoff("freshen smol token()", || smol_cache.token().poll_ok());
     b.handoff("freshen blocking/threads token()", || threads.token().ok());
     b.handoff("freshen blocking/inline token()", || inline.token().ok());

@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
+use freshen_benches::PollOnce;
 use freshen_core::{Error, Fetched, TokenSource};
 use freshen_tokio::{TokioCache, TokioRuntime};
 use freshen_tower::BearerLayer;
-use futures::FutureExt;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response};
 use http_body_util::Full;
@@ -43,7 +43,8 @@ impl TokenSource for Source {
     }
 }
 
-fn bare() -> impl Service<Request<Full<Bytes>>, Response = Response<()>, Error = Infallible, Future: Send>
+fn bare()
+-> impl Service<Request<Full<Bytes>>, Response = Response<()>, Error = Infallible, Future: Send>
 + Clone
 + Send
 + 'static {
@@ -100,7 +101,7 @@ fn request_path(c: &mut Criterion) {
     let mut service = bare();
     group.bench_function("bare tower service", |b| {
         b.iter(|| {
-            let response = service.call(request(&body)).now_or_never();
+            let response = service.call(request(&body)).poll_once();
             black_box(response.expect("ready").expect("ok"));
         })
     });
@@ -108,27 +109,33 @@ fn request_path(c: &mut Criterion) {
         .layer(BearerLayer::new(cache.clone()))
         .service(bare());
     // Checked once: the fresh path is served, with the header set.
-    let response = layered.call(request(&body)).now_or_never();
-    assert!(matches!(response, Some(Ok(_))), "the fresh path is ready at once");
+    let response = layered.call(request(&body)).poll_once();
+    assert!(
+        matches!(response, Some(Ok(_))),
+        "the fresh path is ready at once"
+    );
     group.bench_function("BearerLayer over it (fresh token)", |b| {
         b.iter(|| {
-            let response = layered.call(request(&body)).now_or_never();
+            let response = layered.call(request(&body)).poll_once();
             black_box(response.expect("ready").expect("ok"));
         })
     });
     let defaults = Defaults::new();
     group.bench_function("bare tower service, realistic request", |b| {
         b.iter(|| {
-            let response = service.call(realistic(&body, &defaults)).now_or_never();
+            let response = service.call(realistic(&body, &defaults)).poll_once();
             black_box(response.expect("ready").expect("ok"));
         })
     });
-    group.bench_function("BearerLayer over it (fresh token), realistic request", |b| {
-        b.iter(|| {
-            let response = layered.call(realistic(&body, &defaults)).now_or_never();
-            black_box(response.expect("ready").expect("ok"));
-        })
-    });
+    group.bench_function(
+        "BearerLayer over it (fresh token), realistic request",
+        |b| {
+            b.iter(|| {
+                let response = layered.call(realistic(&body, &defaults)).poll_once();
+                black_box(response.expect("ready").expect("ok"));
+            })
+        },
+    );
     group.finish();
 }
 
