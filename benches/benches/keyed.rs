@@ -14,7 +14,12 @@
 //! keys are built and read once, minus before), not computed from sizes.
 //! The token's own part — its `Arc<Token>` and the secret's and the type's
 //! strings — is computed from their sizes and taken off, to give the
-//! bytes per key beside the token. Printed before the timings.
+//! bytes per key beside the token. Printed before the timings, with where
+//! the bytes go: the cache as built, its first fetch, its first read on the
+//! bench's thread, and the map's entry (each stage's live bytes, one thread).
+//!
+//! - `keyed/control/plain cached()`: one inline cache's `cached()` with no
+//!   map around it, the control to compare the lookups with in the same run.
 //!
 //! Run: `cargo bench --manifest-path benches/Cargo.toml --bench keyed`
 //! (add `-- --quick` on a busy machine).
@@ -47,7 +52,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -101,25 +109,42 @@ fn shuffled(n: usize) -> Vec<usize> {
     order
 }
 
+/// Live bytes now.
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
 fn keyed(c: &mut Criterion) {
     // The keys are the caller's (a client keeps its request's key); only
     // what the keyed cache adds per key is counted.
     let keys: Vec<ShapeKey> = (0..KEYS).map(key).collect();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     let keyed: KeyedCache<ShapeKey, Value> = KeyedCacheBuilder::new().max_keys(2 * KEYS).build();
+    // Where the bytes go, stage by stage (one thread: the deltas are exact).
+    let (mut built, mut fetched, mut first_read, mut entry) = (0, 0, 0, 0);
     for k in &keys {
-        let cache = keyed.get_or_insert_with(k, || {
-            BlockingCache::builder(Minter).mode(Mode::Inline).build()
-        });
+        let at = live();
+        let cache = BlockingCache::builder(Minter).mode(Mode::Inline).build();
+        let at_built = live();
         assert_eq!(cache.token().unwrap().secret(), SECRET);
+        let at_fetched = live();
+        assert_eq!(cache.cached().unwrap().secret(), SECRET);
+        let at_read = live();
+        keyed.get_or_insert_with(k, || cache);
         assert_eq!(read(&keyed, k), SECRET.len());
+        let at_entry = live();
+        built += at_built - at;
+        fetched += at_fetched - at_built;
+        first_read += at_read - at_fetched;
+        entry += at_entry - at_read;
     }
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = live();
     assert_eq!(keyed.len(), KEYS);
     let per_key = (after - before) as f64 / KEYS as f64;
     // The token: its Arc (two counts and the Token), the secret's and the
     // token type's heap strings.
-    let token = (2 * size_of::<usize>() + size_of::<Token>() + SECRET.len() + "Bearer".len()) as f64;
+    let token =
+        (2 * size_of::<usize>() + size_of::<Token>() + SECRET.len() + "Bearer".len()) as f64;
     // The key's own heap (its Arc'd request) is outside the count above,
     // but the map keeps a clone of the handle, counted in the table.
     println!(
@@ -127,10 +152,31 @@ fn keyed(c: &mut Criterion) {
          {:.0} beside the token (counting allocator; the token from sizes)",
         per_key - token
     );
+    let per = |bytes: isize| bytes as f64 / KEYS as f64;
+    println!(
+        "keyed: per key: the cache built {:.0}, its first fetch {:.0} (the token {token:.0} \
+         and {:.0} more), its first read on this thread {:.0}, the map's entry {:.0} \
+         (a ShapeKey is {} bytes inline)",
+        per(built),
+        per(fetched),
+        per(fetched) - token,
+        per(first_read),
+        per(entry),
+        size_of::<ShapeKey>(),
+    );
+
+    // The control: one plain inline cache's `cached()`, no map around it.
+    let plain = BlockingCache::builder(Minter).mode(Mode::Inline).build();
+    assert!(plain.token().is_ok());
+    c.bench_function("keyed/control/plain cached()", |b| {
+        b.iter(|| black_box(black_box(&plain).cached().map_or(0, |t| t.secret().len())))
+    });
 
     let mut group = c.benchmark_group("keyed/lookup");
     let hot = &keys[KEYS / 2];
-    group.bench_function("hot", |b| b.iter(|| black_box(read(&keyed, black_box(hot)))));
+    group.bench_function("hot", |b| {
+        b.iter(|| black_box(read(&keyed, black_box(hot))))
+    });
     let order = shuffled(KEYS);
     let mut next = 0;
     group.bench_function("spread", |b| {
