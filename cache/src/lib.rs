@@ -34,6 +34,7 @@ pub mod keyed;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 mod observe;
 mod random;
+mod read_mode;
 mod read_path;
 mod runtime;
 mod shared;
@@ -46,6 +47,7 @@ mod tracing_events;
 pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
 pub use keyed::{KeyedCache, KeyedCacheBuilder, registry};
+pub use read_mode::ReadMode;
 pub use runtime::{BoxTask, Clock, Runtime};
 pub use token_ref::TokenRef;
 #[cfg(feature = "tracing")]

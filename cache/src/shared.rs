@@ -16,6 +16,7 @@ use freshen_core::{
 
 use crate::changes::Changes;
 use crate::random::Random;
+use crate::read_mode::ReadMode;
 use crate::read_path::ReadPath;
 use crate::runtime::Clock;
 use crate::slot::Slot;
@@ -144,10 +145,31 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Shared state for a cache with `policy`.
+    /// Shared state for a cache with `policy`, read through per-thread
+    /// spares ([`ReadMode::PerThread`]).
     pub fn new(policy: Policy, events: Option<EventSink>, seed: Option<u64>) -> Self {
+        Self::with_read_mode(policy, events, seed, ReadMode::PerThread)
+    }
+
+    /// Shared state for a cache with `policy`, read as `mode` says.
+    ///
+    /// ```
+    /// use freshen_cache::ReadMode;
+    /// use freshen_cache::driver::Shared;
+    /// use freshen_core::{Instant, Policy};
+    ///
+    /// let shared = Shared::with_read_mode(Policy::default(), None, None, ReadMode::Shared);
+    /// // Nothing fetched yet: nothing to read.
+    /// assert!(shared.cached(Instant::ZERO).is_none());
+    /// ```
+    pub fn with_read_mode(
+        policy: Policy,
+        events: Option<EventSink>,
+        seed: Option<u64>,
+        mode: ReadMode,
+    ) -> Self {
         Shared {
-            read_path: ReadPath::new(),
+            read_path: ReadPath::new(mode),
             state: Mutex::new(State {
                 machine: Machine::new(policy),
                 attempt: None,
