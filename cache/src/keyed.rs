@@ -8,9 +8,8 @@
 //! freshen-blocking's `BlockingCache`) with its own single flight: the
 //! machine is not rewritten per key, it is instantiated per key.
 //!
-//! The map is split into shards, each a `RwLock` over a hash table that
-//! stores each key's hash: a lookup hashes the key once, takes one shard's
-//! read lock, and compares. The hash is foldhash's, keyed per map from the
+//! The map is split into shards, each a `RwLock` over a hash table: a
+//! lookup hashes the key once, takes one shard's read lock, and compares. The hash is foldhash's, keyed per map from the
 //! OS's randomness (so keys a tenant picks cannot be aimed at one bucket):
 //! for a key that hashes one word, as `ShapeKey` does (eight bytes of its
 //! digest), that is one multiply, where SipHash cost about 10 ns a lookup. Inserts take the
@@ -82,8 +81,9 @@ pub struct KeyedCache<K, C, Clk = MonotonicClock> {
 /// One shard: a table of entries behind a read-mostly lock.
 type Shard<K, C> = RwLock<HashTable<Entry<K, C>>>;
 
+/// Its hash is not kept: the table rehashes a key when it grows, which the
+/// keyed hasher does in a multiply (and 8 bytes a key are a tenth of it).
 struct Entry<K, C> {
-    hash: u64,
     key: K,
     value: C,
     last_used: AtomicU64,
@@ -238,12 +238,11 @@ impl<K: Hash + Eq, C, Clk: Clock> KeyedCache<K, C, Clk> {
                 shard.insert_unique(
                     hash,
                     Entry {
-                        hash,
                         key: key.clone(),
                         value: value.clone(),
                         last_used: AtomicU64::new(now),
                     },
-                    |e| e.hash,
+                    |e| self.hasher.hash_one(&e.key),
                 );
                 self.len.fetch_add(1, Ordering::Relaxed);
                 value
@@ -309,41 +308,41 @@ impl<K: Hash + Eq, C, Clk: Clock> KeyedCache<K, C, Clk> {
     /// Moves every key of `shard` idle at `now` into `evicted`.
     fn evict_idle(&self, shard: &mut HashTable<Entry<K, C>>, now: u64, evicted: &mut Vec<C>) {
         let idle_after = self.idle_after_nanos;
-        let idle: Vec<u64> = shard
-            .iter()
-            .filter(|e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) >= idle_after)
-            .map(|e| e.hash)
-            .collect();
-        for hash in idle {
-            let found = shard.find_entry(hash, |e| {
-                e.hash == hash
-                    && now.saturating_sub(e.last_used.load(Ordering::Relaxed)) >= idle_after
-            });
-            if let Ok(entry) = found {
-                let (entry, _) = entry.remove();
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                evicted.push(entry.value);
-            }
-        }
+        let before = evicted.len();
+        evicted.extend(
+            shard
+                .extract_if(|e| {
+                    now.saturating_sub(e.last_used.load(Ordering::Relaxed)) >= idle_after
+                })
+                .map(|e| e.value),
+        );
+        self.len
+            .fetch_sub(evicted.len() - before, Ordering::Relaxed);
     }
 
     /// Moves `shard`'s least recently used key into `evicted`.
     fn evict_oldest(&self, shard: &mut HashTable<Entry<K, C>>, evicted: &mut Vec<C>) {
-        let Some((hash, used)) = shard
+        let Some(oldest) = shard
             .iter()
-            .map(|e| (e.hash, e.last_used.load(Ordering::Relaxed)))
-            .min_by_key(|&(_, used)| used)
+            .map(|e| e.last_used.load(Ordering::Relaxed))
+            .min()
         else {
             return;
         };
-        let found = shard.find_entry(hash, |e| {
-            e.hash == hash && e.last_used.load(Ordering::Relaxed) == used
-        });
-        if let Ok(entry) = found {
-            let (entry, _) = entry.remove();
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            evicted.push(entry.value);
-        }
+        // The first key last used then (under the write lock: no mark moves).
+        let mut found = false;
+        let before = evicted.len();
+        evicted.extend(
+            shard
+                .extract_if(|e| {
+                    let hit = !found && e.last_used.load(Ordering::Relaxed) == oldest;
+                    found |= hit;
+                    hit
+                })
+                .map(|e| e.value),
+        );
+        self.len
+            .fetch_sub(evicted.len() - before, Ordering::Relaxed);
     }
 
     fn shard_index(&self, hash: u64) -> usize {
