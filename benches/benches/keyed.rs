@@ -11,6 +11,8 @@
 //! - `keyed/<mode>/hot`: one key, over and over (the CPU caches hold it);
 //! - `keyed/<mode>/spread`: the 100,000 keys in a shuffled order, so most
 //!   lookups miss the CPU caches, as in a process serving many tenants;
+//! - `... with_cached`: the same lookups with the token lent to a closure
+//!   (`with_cached`) rather than handed out as a `TokenRef` (`cached()`);
 //! - `keyed/control/plain cached()`: one inline cache's `cached()` with no
 //!   map around it, the control to compare the lookups with in the same run.
 //!
@@ -97,6 +99,15 @@ fn read(keyed: &KeyedCache<ShapeKey, Value>, key: &ShapeKey) -> usize {
         .unwrap_or(0)
 }
 
+/// The lookup with the token lent for the call (`with_cached`), not handed
+/// out as a `TokenRef`.
+fn read_lent(keyed: &KeyedCache<ShapeKey, Value>, key: &ShapeKey) -> usize {
+    keyed
+        .with(key, |cache| cache.with_cached(|t| t.secret().len()))
+        .flatten()
+        .unwrap_or(0)
+}
+
 /// A shuffled order of `0..n` (a fixed xorshift, so runs compare).
 fn shuffled(n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
@@ -175,18 +186,26 @@ fn fill(keys: &[ShapeKey], mode: ReadMode, name: &str) -> KeyedCache<ShapeKey, V
     keyed
 }
 
+type Lookup = fn(&KeyedCache<ShapeKey, Value>, &ShapeKey) -> usize;
+
 fn lookups(c: &mut Criterion, keyed: &KeyedCache<ShapeKey, Value>, keys: &[ShapeKey], name: &str) {
     let mut group = c.benchmark_group(format!("keyed/{name}"));
     let hot = &keys[KEYS / 2];
-    group.bench_function("hot", |b| b.iter(|| black_box(read(keyed, black_box(hot)))));
     let order = shuffled(KEYS);
-    let mut next = 0;
-    group.bench_function("spread", |b| {
-        b.iter(|| {
-            next = (next + 1) % KEYS;
-            black_box(read(keyed, black_box(&keys[order[next]])))
-        })
-    });
+    let ways: [(&str, Lookup); 2] = [("", read), (" with_cached", read_lent)];
+    for (way, lookup) in ways {
+        assert_eq!(lookup(keyed, hot), SECRET.len());
+        group.bench_function(format!("hot{way}"), |b| {
+            b.iter(|| black_box(lookup(keyed, black_box(hot))))
+        });
+        let mut next = 0;
+        group.bench_function(format!("spread{way}"), |b| {
+            b.iter(|| {
+                next = (next + 1) % KEYS;
+                black_box(lookup(keyed, black_box(&keys[order[next]])))
+            })
+        });
+    }
     group.finish();
 }
 

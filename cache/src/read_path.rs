@@ -91,6 +91,22 @@ impl ReadPath {
         })
     }
 
+    /// Calls `f` with the published token if it is fresh at `now`, lent
+    /// for the call: a spare lent and put back, or with
+    /// [`ReadMode::Shared`] the published cell's own handle under an
+    /// `arc-swap` guard (two atomic operations, not four: no count).
+    #[inline]
+    pub(crate) fn with_fresh<T>(&self, now: Instant, f: impl FnOnce(&Token) -> T) -> Option<T> {
+        if self.spares.is_some() {
+            let handle = self.take_fresh(now)?;
+            let out = f(&handle);
+            self.give_back(handle);
+            return Some(out);
+        }
+        self.published
+            .with(|token| token.filter(|t| now < t.fresh_until()).map(|t| f(t)))
+    }
+
     /// [`ReadMode::Shared`]: a new handle from the published cell.
     #[inline]
     fn take_shared(&self, now: Instant) -> Option<Arc<Token>> {
