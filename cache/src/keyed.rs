@@ -8,13 +8,23 @@
 //! freshen-blocking's `BlockingCache`) with its own single flight: the
 //! machine is not rewritten per key, it is instantiated per key.
 //!
+//! Build those caches with [`ReadMode::Shared`](crate::ReadMode::Shared):
+//! the default read path keeps spare token handles for every thread that
+//! reads a cache (about 1.5 KB a cache read by one thread), the shared one
+//! none (a cache is then about 450 bytes), for a few atomic operations
+//! more a read. Read a key's
+//! token for a header with `with(key, |cache| cache.with_cached(..))`,
+//! which lends the token rather than handing it out (half those
+//! operations). `BENCHMARKS.md` has both modes measured with 100,000 keys.
+//!
 //! The map is split into shards, each a `RwLock` over a hash table: a
-//! lookup hashes the key once, takes one shard's read lock, and compares. The hash is foldhash's, keyed per map from the
-//! OS's randomness (so keys a tenant picks cannot be aimed at one bucket):
-//! for a key that hashes one word, as `ShapeKey` does (eight bytes of its
-//! digest), that is one multiply, where SipHash cost about 10 ns a lookup. Inserts take the
-//! shard's write lock and build the value under it, so concurrent first
-//! uses of a key build one cache (and so fetch once).
+//! lookup hashes the key once, takes one shard's read lock, and compares.
+//! The hash is foldhash's, keyed per map from the OS's randomness (keys a
+//! tenant picks are hard to aim at one bucket): for a key that hashes one
+//! word, as `ShapeKey` does (eight bytes of its digest), that is one
+//! multiply, where SipHash took a fifth of a hot lookup (profiled). Inserts
+//! take the shard's write lock and build the value under it, so concurrent
+//! first uses of a key build one cache (and so fetch once).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

@@ -12,7 +12,9 @@
 //! clock read, an atomic load, and a handle moved out of (and later back
 //! into) a thread's spares, which the cache owns — no atomic
 //! read-modify-write. Handed-out tokens ([`TokenRef`]) borrow the cache, so
-//! none outlives it.
+//! none outlives it. A cache among thousands (a [`KeyedCache`]'s values)
+//! is built with [`ReadMode::Shared`] instead: no per-thread spares, a few
+//! atomic operations a read.
 //!
 //! # Observability
 //!
