@@ -16,6 +16,10 @@
 //! - `keyed/control/plain cached()`: one inline cache's `cached()` with no
 //!   map around it, the control to compare the lookups with in the same run.
 //!
+//! Times are the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), which
+//! stops while the thread is off its core: on a machine shared with builds
+//! they move far less than wall time.
+//!
 //! Memory is counted by a counting global allocator (bytes live after the
 //! keys are built and read once, minus before), not computed from sizes.
 //! The token's own part — its `Arc<Token>` and the secret's and the type's
@@ -121,6 +125,21 @@ fn shuffled(n: usize) -> Vec<usize> {
     order
 }
 
+/// The CPU time this thread spends in `work`: it stops while the thread is
+/// off its core, so other processes on a shared machine do not count.
+fn on_cpu(work: impl FnOnce()) -> Duration {
+    let cpu = || {
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(
+            u64::try_from(ts.tv_sec).unwrap_or(0),
+            u32::try_from(ts.tv_nsec).unwrap_or(0),
+        )
+    };
+    let start = cpu();
+    work();
+    cpu().saturating_sub(start)
+}
+
 /// Live bytes now.
 fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
@@ -196,13 +215,23 @@ fn lookups(c: &mut Criterion, keyed: &KeyedCache<ShapeKey, Value>, keys: &[Shape
     for (way, lookup) in ways {
         assert_eq!(lookup(keyed, hot), SECRET.len());
         group.bench_function(format!("hot{way}"), |b| {
-            b.iter(|| black_box(lookup(keyed, black_box(hot))))
+            b.iter_custom(|iters| {
+                on_cpu(|| {
+                    for _ in 0..iters {
+                        black_box(lookup(keyed, black_box(hot)));
+                    }
+                })
+            })
         });
         let mut next = 0;
         group.bench_function(format!("spread{way}"), |b| {
-            b.iter(|| {
-                next = (next + 1) % KEYS;
-                black_box(lookup(keyed, black_box(&keys[order[next]])))
+            b.iter_custom(|iters| {
+                on_cpu(|| {
+                    for _ in 0..iters {
+                        next = (next + 1) % KEYS;
+                        black_box(lookup(keyed, black_box(&keys[order[next]])));
+                    }
+                })
             })
         });
     }
@@ -220,7 +249,13 @@ fn keyed(c: &mut Criterion) {
     let plain = BlockingCache::builder(Minter).mode(Mode::Inline).build();
     assert!(plain.token().is_ok());
     c.bench_function("keyed/control/plain cached()", |b| {
-        b.iter(|| black_box(black_box(&plain).cached().map_or(0, |t| t.secret().len())))
+        b.iter_custom(|iters| {
+            on_cpu(|| {
+                for _ in 0..iters {
+                    black_box(black_box(&plain).cached().map_or(0, |t| t.secret().len()));
+                }
+            })
+        })
     });
     lookups(c, &shared, &keys, "shared");
     lookups(c, &per_thread, &keys, "per-thread");
