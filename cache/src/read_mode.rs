@@ -10,8 +10,8 @@
 /// ```
 /// use freshen_cache::ReadMode;
 ///
-/// // A cache among many (one per key of a `KeyedCache`): a quarter of
-/// // the bytes, for a few atomic operations more a read.
+/// // A cache among many (one per key of a `KeyedCache`): a third of the
+/// // bytes, for a few atomic operations more a read.
 /// let mode = ReadMode::Shared;
 /// assert_ne!(mode, ReadMode::default());
 /// ```
@@ -20,16 +20,18 @@
 pub enum ReadMode {
     /// Each thread that reads the cache keeps spare handles to its token,
     /// so a read and the drop of its token touch no shared count (no
-    /// atomic read-modify-write). Costs about 1 KB a cache: the per-thread
-    /// table (512 bytes), and 512 bytes for each thread that reads it. The
-    /// default: for the few caches of a process, read on every request.
+    /// atomic read-modify-write). Costs a per-thread table (512 bytes) and
+    /// 512 bytes for each thread that reads the cache: an inline
+    /// `BlockingCache` read by one thread is about 1.5 KB, not 450 bytes.
+    /// The default: for the few caches of a process, read on every request.
     #[default]
     PerThread,
     /// Every reader clones the one published handle (`arc-swap`'s
-    /// `load_full`) and drops it after: a few atomic read-modify-writes a
-    /// read, about 20 ns more than [`PerThread`](Self::PerThread) on one
-    /// thread, and more when threads contend for the count; no per-thread
-    /// bytes at all. For caches held by the thousand — the values of a
+    /// `load_full`) and drops it after: four atomic read-modify-writes a
+    /// read (two with `with_cached`, which lends the token), 25–30 ns
+    /// more than [`PerThread`](Self::PerThread) on one thread of the
+    /// reference VM (`BENCHMARKS.md`), and more when threads contend for
+    /// the count; no per-thread bytes at all. For caches held by the thousand — the values of a
     /// [`KeyedCache`](crate::KeyedCache), where a key's cache then takes a
     /// few hundred bytes, not 1.5 KB.
     Shared,
