@@ -63,7 +63,8 @@
 //! - Caches: [`TokioCache`] and [`TokioRuntime`], [`SmolCache`] and
 //!   [`SmolRuntime`], [`BlockingCache`]; what they hand out, [`TokenRef`]
 //!   (a [`Token`]). Many tokens per process: [`KeyedCache`] of caches,
-//!   keyed by [`ShapeKey`], and the opt-in process-wide [`registry`].
+//!   keyed by [`ShapeKey`], each built with [`ReadMode::Shared`], and the
+//!   opt-in process-wide [`registry`].
 //! - Refresh tokens that survive a restart: [`TokenStore`],
 //!   [`FileStore`], [`MemoryStore`] ([`OAuthSource::with_store`]).
 //! - The OAuth request and source: [`TokenRequest`], [`ClientAuth`],
@@ -180,7 +181,7 @@ pub use freshen_smol::{SmolCache, SmolRuntime};
 pub use freshen_tokio::{TokioCache, TokioRuntime};
 // Many tokens per process.
 #[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
-pub use freshen_cache::{KeyedCache, registry};
+pub use freshen_cache::{KeyedCache, ReadMode, registry};
 #[cfg(feature = "std")]
 pub use freshen_oauth::ShapeKey;
 // Refresh tokens that survive a restart.

@@ -8,21 +8,34 @@
 //! freshen-blocking's `BlockingCache`) with its own single flight: the
 //! machine is not rewritten per key, it is instantiated per key.
 //!
-//! The map is split into shards, each a `RwLock` over a hash table that
-//! stores each key's hash: a lookup hashes the key once (`ShapeKey` carries
-//! its hash), takes one shard's read lock, and compares. Inserts take the
-//! shard's write lock and build the value under it, so concurrent first
-//! uses of a key build one cache (and so fetch once).
+//! Build those caches with [`ReadMode::Shared`](crate::ReadMode::Shared):
+//! the default read path keeps spare token handles for every thread that
+//! reads a cache (about 1.5 KB a cache read by one thread), the shared one
+//! none (a cache is then about 450 bytes), for a few atomic operations
+//! more a read. Read a key's
+//! token for a header with `with(key, |cache| cache.with_cached(..))`,
+//! which lends the token rather than handing it out (half those
+//! operations). `BENCHMARKS.md` has both modes measured with 100,000 keys.
+//!
+//! The map is split into shards, each a `RwLock` over a hash table: a
+//! lookup hashes the key once, takes one shard's read lock, and compares.
+//! The hash is foldhash's, keyed per map from the OS's randomness (keys a
+//! tenant picks are hard to aim at one bucket): for a key that hashes one
+//! word, as `ShapeKey` does (eight bytes of its digest), that is one
+//! multiply, where SipHash took a fifth of a hot lookup (profiled). Inserts
+//! take the shard's write lock and build the value under it, so concurrent
+//! first uses of a key build one cache (and so fetch once).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use foldhash::SharedSeed;
+use foldhash::fast::SeedableRandomState;
 use hashbrown::HashTable;
 
 use crate::clock::MonotonicClock;
@@ -65,7 +78,7 @@ pub struct KeyedCache<K, C, Clk = MonotonicClock> {
     shards: Box<[Shard<K, C>]>,
     /// `shards.len() - 1` (a power of two minus one).
     shard_mask: u64,
-    hasher: RandomState,
+    hasher: SeedableRandomState,
     clock: Clk,
     /// Keys per shard at most.
     shard_cap: usize,
@@ -78,8 +91,9 @@ pub struct KeyedCache<K, C, Clk = MonotonicClock> {
 /// One shard: a table of entries behind a read-mostly lock.
 type Shard<K, C> = RwLock<HashTable<Entry<K, C>>>;
 
+/// Its hash is not kept: the table rehashes a key when it grows, which the
+/// keyed hasher does in a multiply (and 8 bytes a key are a tenth of it).
 struct Entry<K, C> {
-    hash: u64,
     key: K,
     value: C,
     last_used: AtomicU64,
@@ -145,7 +159,7 @@ impl KeyedCacheBuilder {
         KeyedCache {
             shards: (0..shards).map(|_| RwLock::new(HashTable::new())).collect(),
             shard_mask: (shards - 1) as u64,
-            hasher: RandomState::new(),
+            hasher: keyed_hasher(),
             clock,
             shard_cap: self.max_keys.div_ceil(shards),
             idle_after_nanos,
@@ -234,12 +248,11 @@ impl<K: Hash + Eq, C, Clk: Clock> KeyedCache<K, C, Clk> {
                 shard.insert_unique(
                     hash,
                     Entry {
-                        hash,
                         key: key.clone(),
                         value: value.clone(),
                         last_used: AtomicU64::new(now),
                     },
-                    |e| e.hash,
+                    |e| self.hasher.hash_one(&e.key),
                 );
                 self.len.fetch_add(1, Ordering::Relaxed);
                 value
@@ -305,41 +318,41 @@ impl<K: Hash + Eq, C, Clk: Clock> KeyedCache<K, C, Clk> {
     /// Moves every key of `shard` idle at `now` into `evicted`.
     fn evict_idle(&self, shard: &mut HashTable<Entry<K, C>>, now: u64, evicted: &mut Vec<C>) {
         let idle_after = self.idle_after_nanos;
-        let idle: Vec<u64> = shard
-            .iter()
-            .filter(|e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) >= idle_after)
-            .map(|e| e.hash)
-            .collect();
-        for hash in idle {
-            let found = shard.find_entry(hash, |e| {
-                e.hash == hash
-                    && now.saturating_sub(e.last_used.load(Ordering::Relaxed)) >= idle_after
-            });
-            if let Ok(entry) = found {
-                let (entry, _) = entry.remove();
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                evicted.push(entry.value);
-            }
-        }
+        let before = evicted.len();
+        evicted.extend(
+            shard
+                .extract_if(|e| {
+                    now.saturating_sub(e.last_used.load(Ordering::Relaxed)) >= idle_after
+                })
+                .map(|e| e.value),
+        );
+        self.len
+            .fetch_sub(evicted.len() - before, Ordering::Relaxed);
     }
 
     /// Moves `shard`'s least recently used key into `evicted`.
     fn evict_oldest(&self, shard: &mut HashTable<Entry<K, C>>, evicted: &mut Vec<C>) {
-        let Some((hash, used)) = shard
+        let Some(oldest) = shard
             .iter()
-            .map(|e| (e.hash, e.last_used.load(Ordering::Relaxed)))
-            .min_by_key(|&(_, used)| used)
+            .map(|e| e.last_used.load(Ordering::Relaxed))
+            .min()
         else {
             return;
         };
-        let found = shard.find_entry(hash, |e| {
-            e.hash == hash && e.last_used.load(Ordering::Relaxed) == used
-        });
-        if let Ok(entry) = found {
-            let (entry, _) = entry.remove();
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            evicted.push(entry.value);
-        }
+        // The first key last used then (under the write lock: no mark moves).
+        let mut found = false;
+        let before = evicted.len();
+        evicted.extend(
+            shard
+                .extract_if(|e| {
+                    let hit = !found && e.last_used.load(Ordering::Relaxed) == oldest;
+                    found |= hit;
+                    hit
+                })
+                .map(|e| e.value),
+        );
+        self.len
+            .fetch_sub(evicted.len() - before, Ordering::Relaxed);
     }
 
     fn shard_index(&self, hash: u64) -> usize {
@@ -362,6 +375,13 @@ impl<K: Hash + Eq, C, Clk: Clock> KeyedCache<K, C, Clk> {
             .unwrap_or_else(|| unreachable!());
         shard.write().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A hasher keyed from the OS's randomness: std's `RandomState` draws its
+/// keys from it, and hashing a constant with them gives foldhash's seed.
+fn keyed_hasher() -> SeedableRandomState {
+    let seed = std::collections::hash_map::RandomState::new().hash_one(0x006B_6579_6564_u64);
+    SeedableRandomState::with_seed(seed, SharedSeed::global_random())
 }
 
 /// Marks `entry` used at `now`, writing only when its mark is a second old.

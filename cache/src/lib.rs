@@ -12,7 +12,9 @@
 //! clock read, an atomic load, and a handle moved out of (and later back
 //! into) a thread's spares, which the cache owns — no atomic
 //! read-modify-write. Handed-out tokens ([`TokenRef`]) borrow the cache, so
-//! none outlives it.
+//! none outlives it. A cache among thousands (a [`KeyedCache`]'s values)
+//! is built with [`ReadMode::Shared`] instead: no per-thread spares, a few
+//! atomic operations a read.
 //!
 //! # Observability
 //!
@@ -34,6 +36,7 @@ pub mod keyed;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 mod observe;
 mod random;
+mod read_mode;
 mod read_path;
 mod runtime;
 mod shared;
@@ -46,6 +49,7 @@ mod tracing_events;
 pub use cache::{Cache, CacheBuilder, TokenFuture, WeakCache};
 pub use clock::{ManualClock, MonotonicClock};
 pub use keyed::{KeyedCache, KeyedCacheBuilder, registry};
+pub use read_mode::ReadMode;
 pub use runtime::{BoxTask, Clock, Runtime};
 pub use token_ref::TokenRef;
 #[cfg(feature = "tracing")]

@@ -20,6 +20,10 @@
 //! so they are freed, and their tokens zeroized, when the cache is dropped.
 //! Until then a thread keeps at most [`SPARES`] handles, all to the one
 //! token it saw last; it lets them go when it next reads after a rotation.
+//!
+//! A cache built with [`ReadMode::Shared`] keeps no spares: a read clones
+//! the published handle and the drop of its `TokenRef` drops it. The
+//! per-thread table is boxed so that such a cache does not carry it.
 
 use std::cell::Cell;
 use std::fmt;
@@ -27,6 +31,7 @@ use std::sync::Arc;
 
 use freshen_core::{Generation, Instant, Token};
 
+use crate::read_mode::ReadMode;
 use crate::sync::{AtomicU64, Ordering, Published};
 
 /// Spare handles a thread keeps per cache: as many tokens as it may hold at
@@ -40,7 +45,8 @@ pub(crate) struct ReadPath {
     /// Bumped after every publish: a thread's spares are of the version
     /// they were filled at.
     version: AtomicU64,
-    spares: PerThread,
+    /// `None`: [`ReadMode::Shared`], no spares.
+    spares: Option<Box<PerThread>>,
 }
 
 impl fmt::Debug for ReadPath {
@@ -52,11 +58,14 @@ impl fmt::Debug for ReadPath {
 }
 
 impl ReadPath {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(mode: ReadMode) -> Self {
         ReadPath {
             published: Published::default(),
             version: AtomicU64::new(0),
-            spares: PerThread::new(),
+            spares: match mode {
+                ReadMode::PerThread => Some(Box::new(PerThread::new())),
+                ReadMode::Shared => None,
+            },
         }
     }
 
@@ -65,8 +74,11 @@ impl ReadPath {
     /// spares then follow.
     #[inline]
     pub(crate) fn take_fresh(&self, now: Instant) -> Option<Arc<Token>> {
+        let Some(spares) = &self.spares else {
+            return self.take_shared(now);
+        };
         let version = self.version.load(Ordering::Acquire);
-        self.spares.with(|s| {
+        spares.with(|s| {
             if s.version.get() == version {
                 if now >= s.fresh_until.get() {
                     return None;
@@ -77,6 +89,28 @@ impl ReadPath {
             }
             self.refill(s, version, now)
         })
+    }
+
+    /// Calls `f` with the published token if it is fresh at `now`, lent
+    /// for the call: a spare lent and put back, or with
+    /// [`ReadMode::Shared`] the published cell's own handle under an
+    /// `arc-swap` guard (two atomic operations, not four: no count).
+    #[inline]
+    pub(crate) fn with_fresh<T>(&self, now: Instant, f: impl FnOnce(&Token) -> T) -> Option<T> {
+        if self.spares.is_some() {
+            let handle = self.take_fresh(now)?;
+            let out = f(&handle);
+            self.give_back(handle);
+            return Some(out);
+        }
+        self.published
+            .with(|token| token.filter(|t| now < t.fresh_until()).map(|t| f(t)))
+    }
+
+    /// [`ReadMode::Shared`]: a new handle from the published cell.
+    #[inline]
+    fn take_shared(&self, now: Instant) -> Option<Arc<Token>> {
+        self.published.load().filter(|t| now < t.fresh_until())
     }
 
     /// A new handle from the published cell, which `spares` then follow:
@@ -95,7 +129,11 @@ impl ReadPath {
     /// and have room; otherwise drops it.
     #[inline]
     pub(crate) fn give_back(&self, handle: Arc<Token>) {
-        let refused = self.spares.with(|s| {
+        let Some(spares) = &self.spares else {
+            release(handle);
+            return;
+        };
+        let refused = spares.with(|s| {
             if s.generation.get() == Some(handle.generation()) {
                 s.push(handle)
             } else {

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use event_listener::Event as Notify;
 use freshen_core::machine::Resolution;
 use freshen_core::{
-    AttemptId, Decision, Error, ErrorKind, Event, Fetched, Generation, Instant, Machine, Policy,
-    Ticket, Token,
+    AttemptId, Decision, Error, ErrorKind, Event, Fetched, Instant, Machine, Policy, Ticket, Token,
 };
 
 use crate::changes::Changes;
 use crate::random::Random;
+use crate::read_mode::ReadMode;
 use crate::read_path::ReadPath;
 use crate::runtime::Clock;
 use crate::slot::Slot;
@@ -116,8 +116,9 @@ pub enum Outcome {
 struct State {
     machine: Machine,
     attempt: Option<(AttemptId, SyncArc<Slot>)>,
-    /// The token the read path serves, as last published.
-    published: Option<Generation>,
+    /// The number of the token the read path serves, as last published
+    /// (its generation's machine is this cache's: a number is 8 bytes less).
+    published: Option<u64>,
 }
 
 /// See the module docs.
@@ -144,10 +145,31 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Shared state for a cache with `policy`.
+    /// Shared state for a cache with `policy`, read through per-thread
+    /// spares ([`ReadMode::PerThread`]).
     pub fn new(policy: Policy, events: Option<EventSink>, seed: Option<u64>) -> Self {
+        Self::with_read_mode(policy, events, seed, ReadMode::PerThread)
+    }
+
+    /// Shared state for a cache with `policy`, read as `mode` says.
+    ///
+    /// ```
+    /// use freshen_cache::ReadMode;
+    /// use freshen_cache::driver::Shared;
+    /// use freshen_core::{Instant, Policy};
+    ///
+    /// let shared = Shared::with_read_mode(Policy::default(), None, None, ReadMode::Shared);
+    /// // Nothing fetched yet: nothing to read.
+    /// assert!(shared.cached(Instant::ZERO).is_none());
+    /// ```
+    pub fn with_read_mode(
+        policy: Policy,
+        events: Option<EventSink>,
+        seed: Option<u64>,
+        mode: ReadMode,
+    ) -> Self {
         Shared {
-            read_path: ReadPath::new(),
+            read_path: ReadPath::new(mode),
             state: Mutex::new(State {
                 machine: Machine::new(policy),
                 attempt: None,
@@ -175,6 +197,19 @@ impl Shared {
             self.observer.served(token, now);
         }
         token.map(|token| TokenRef::new(token, &self.read_path))
+    }
+
+    /// Calls `f` with the token if it is fresh at `now`, lent for the call:
+    /// [`cached`](Self::cached) for a caller that only reads the token
+    /// (its secret into a header). With [`ReadMode::Shared`] it takes no
+    /// count on the token, so it costs half the atomic operations.
+    #[inline]
+    pub fn with_cached<T>(&self, now: Instant, f: impl FnOnce(&Token) -> T) -> Option<T> {
+        self.read_path.with_fresh(now, |token| {
+            #[cfg(feature = "metrics")]
+            self.observer.served(token, now);
+            f(token)
+        })
     }
 
     /// Turns an attempt's resolution into what a caller gets. `clock` is
@@ -450,19 +485,21 @@ impl Shared {
     /// events, under the lock; `changed` wakes timer tasks.
     fn sync(&self, state: &mut State, changed: bool) -> Vec<Event> {
         let current = state.machine.current();
-        let generation = current.map(|t| t.generation());
+        let generation = current.map(|t| t.generation().number());
         if generation != state.published {
             state.published = generation;
             self.read_path.publish(current.cloned());
         }
-        if changed {
+        // Only timer tasks listen, and an inline cache has none: an event
+        // notified with no listener allocates its list for nothing (72
+        // bytes a cache). A listener registers before it takes the state
+        // lock held here, so one that could miss this change is counted.
+        if changed && self.changed.total_listeners() > 0 {
             self.changed.notify(usize::MAX);
         }
-        let mut events = Vec::new();
-        while let Some(e) = state.machine.poll_event() {
-            events.push(e);
-        }
-        events
+        // The machine's queue itself, so no cache keeps an event buffer
+        // between refreshes.
+        state.machine.take_events()
     }
 
     /// Hands `events`, emitted at `now` (`None`: by a call that reads no

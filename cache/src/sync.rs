@@ -59,6 +59,13 @@ impl Published {
     pub(crate) fn store(&self, token: Option<Arc<Token>>) {
         self.0.store(token);
     }
+
+    /// Calls `f` with the current token, lent for the call: no count taken
+    /// (an `arc-swap` guard, where `load` clones the `Arc`).
+    #[inline]
+    pub(crate) fn with<T>(&self, f: impl FnOnce(Option<&Arc<Token>>) -> T) -> T {
+        f(self.0.load().as_ref())
+    }
 }
 
 /// Loom's stand-in for the published cell (see the module docs).
@@ -80,6 +87,14 @@ impl Published {
             .0
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
+    }
+
+    pub(crate) fn with<T>(&self, f: impl FnOnce(Option<&Arc<Token>>) -> T) -> T {
+        f(self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref())
     }
 }
 

@@ -35,8 +35,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::Duration;
 
-use freshen_cache::Clock;
 use freshen_cache::driver::{Attempt, Outcome, Shared, Slot, Step, SyncArc};
+use freshen_cache::{Clock, ReadMode};
 use freshen_core::{ErrorKind, Fetched, Instant, Policy};
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
@@ -225,6 +225,66 @@ fn read_path_never_serves_an_invalidated_token() {
             }
             writer.join().unwrap();
             assert_eq!(shared.cached(t(1)).unwrap().secret(), "B");
+            reached
+        },
+    );
+}
+
+/// The same for a cache read with `ReadMode::Shared` (no spares: each read
+/// takes a handle from the published cell, or borrows it in `with_cached`).
+#[test]
+fn shared_read_mode_never_serves_an_invalidated_token() {
+    check(
+        "shared_read_mode_never_serves_an_invalidated_token",
+        &[
+            "a read served A",
+            "a read saw the invalidation",
+            "a read served B",
+        ],
+        || {
+            let shared = SyncArc::new(Shared::with_read_mode(
+                Policy::default(),
+                None,
+                Some(1),
+                ReadMode::Shared,
+            ));
+            refresh(&shared, "A", t(0), HOUR);
+            let a = shared.cached(t(1)).unwrap().into_arc();
+            let invalidated = SyncArc::new(AtomicBool::new(false));
+            let writer = {
+                let (shared, invalidated) = (SyncArc::clone(&shared), SyncArc::clone(&invalidated));
+                thread::spawn(move || {
+                    assert!(shared.invalidate(&a));
+                    invalidated.store(true, Ordering::Release);
+                    drop(a);
+                    refresh(&shared, "B", t(1), HOUR);
+                })
+            };
+            let mut reached = vec![false; 3];
+            for lent in [false, true] {
+                let after = invalidated.load(Ordering::Acquire);
+                let seen = if lent {
+                    shared.with_cached(t(1), |t| t.secret().to_owned())
+                } else {
+                    shared.cached(t(1)).map(|t| t.secret().to_owned())
+                };
+                match seen.as_deref() {
+                    Some("A") => {
+                        assert!(!after, "A served after its invalidation returned");
+                        reached[0] = true;
+                    }
+                    Some("B") => reached[2] = true,
+                    None => reached[1] = after,
+                    Some(other) => panic!("served {other}"),
+                }
+            }
+            writer.join().unwrap();
+            assert_eq!(
+                shared
+                    .with_cached(t(1), |t| t.secret().to_owned())
+                    .as_deref(),
+                Some("B")
+            );
             reached
         },
     );

@@ -435,6 +435,25 @@ impl Machine {
         self.events.pop_front()
     }
 
+    /// Every queued event, oldest first, with the queue's memory: a driver
+    /// that drains after each call this way keeps no event buffer per
+    /// machine between calls (a keyed cache holds thousands of machines;
+    /// [`poll_event`](Self::poll_event) leaves the emptied buffer in place).
+    ///
+    /// ```
+    /// use freshen_core::{Decision, Instant, Machine, Policy};
+    ///
+    /// let mut machine = Machine::new(Policy::default());
+    /// // No token: the first caller starts an attempt, which is an event.
+    /// assert!(matches!(machine.decide(Instant::ZERO), Decision::RefreshAndWait(_)));
+    /// let events = machine.take_events();
+    /// assert!(!events.is_empty());
+    /// assert!(machine.poll_event().is_none());
+    /// ```
+    pub fn take_events(&mut self) -> alloc::vec::Vec<Event> {
+        core::mem::take(&mut self.events).into()
+    }
+
     /// Events dropped because no one drained the queue.
     pub fn dropped_events(&self) -> u64 {
         self.dropped_events

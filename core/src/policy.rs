@@ -11,35 +11,59 @@ use core::time::Duration;
 
 use crate::time::{Instant, scale_by_ppm, scale_by_random};
 
+/// A span of a policy, kept in 8 bytes rather than a `Duration`'s 16: a
+/// policy is part of every cache's machine, and a keyed cache holds
+/// thousands. Spans past `u64::MAX` nanoseconds (584 years) saturate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Nanos(u64);
+
+impl Nanos {
+    fn get(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+}
+
+impl From<Duration> for Nanos {
+    fn from(d: Duration) -> Self {
+        Nanos(crate::time::duration_nanos(d))
+    }
+}
+
+impl fmt::Debug for Nanos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
 /// The refresh policy. Build one with [`Policy::builder`], or use
 /// [`Policy::default`] for the defaults of the design document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
-    margin: Duration,
-    max_lead: Duration,
-    min_stale_window: Duration,
+    margin: Nanos,
+    max_lead: Nanos,
+    min_stale_window: Nanos,
     jitter_ppm: u32,
-    backoff_initial: Duration,
-    backoff_cap: Duration,
-    max_retry_after: Duration,
-    attempt_timeout: Duration,
-    default_lifetime: Duration,
-    serve_expired_for: Option<Duration>,
+    backoff_initial: Nanos,
+    backoff_cap: Nanos,
+    max_retry_after: Nanos,
+    attempt_timeout: Nanos,
+    default_lifetime: Nanos,
+    serve_expired_for: Option<Nanos>,
     prefetch: bool,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            margin: Duration::from_secs(60),
-            max_lead: Duration::from_secs(20 * 60),
-            min_stale_window: Duration::from_secs(30),
+            margin: Nanos::from(Duration::from_secs(60)),
+            max_lead: Nanos::from(Duration::from_secs(20 * 60)),
+            min_stale_window: Nanos::from(Duration::from_secs(30)),
             jitter_ppm: 200_000,
-            backoff_initial: Duration::from_secs(5),
-            backoff_cap: Duration::from_secs(60),
-            max_retry_after: Duration::from_secs(5 * 60),
-            attempt_timeout: Duration::from_secs(30),
-            default_lifetime: DEFAULT_LIFETIME,
+            backoff_initial: Nanos::from(Duration::from_secs(5)),
+            backoff_cap: Nanos::from(Duration::from_secs(60)),
+            max_retry_after: Nanos::from(Duration::from_secs(5 * 60)),
+            attempt_timeout: Nanos::from(Duration::from_secs(30)),
+            default_lifetime: Nanos::from(DEFAULT_LIFETIME),
             serve_expired_for: None,
             prefetch: false,
         }
@@ -131,7 +155,7 @@ impl Policy {
     /// The safety margin for a token of lifetime `lifetime`: the configured
     /// margin, clamped to a quarter of the lifetime for short-lived tokens.
     pub fn margin_for(&self, lifetime: Duration) -> Duration {
-        self.margin.min(lifetime / 4)
+        self.margin.get().min(lifetime / 4)
     }
 
     /// The refresh lead for a token of lifetime `lifetime`:
@@ -140,9 +164,9 @@ impl Policy {
     /// held token is still served, never closes before it opens).
     pub fn lead_for(&self, lifetime: Duration) -> Duration {
         let margin = self.margin_for(lifetime);
-        let base = (lifetime / 2).min(self.max_lead);
+        let base = (lifetime / 2).min(self.max_lead.get());
         let floor = margin
-            .saturating_add(self.min_stale_window)
+            .saturating_add(self.min_stale_window.get())
             .min(lifetime.saturating_sub(margin));
         base.max(floor)
     }
@@ -209,8 +233,8 @@ impl Policy {
     /// ever held.
     pub fn backoff_cap_for(&self, lead: Option<Duration>) -> Duration {
         match lead {
-            Some(lead) => self.backoff_cap.min(lead / 10),
-            None => self.backoff_cap,
+            Some(lead) => self.backoff_cap.get().min(lead / 10),
+            None => self.backoff_cap.get(),
         }
     }
 
@@ -233,6 +257,7 @@ impl Policy {
             let factor = 1u64 << doublings;
             let step = self
                 .backoff_initial
+                .get()
                 .checked_mul(u32::try_from(factor).unwrap_or(u32::MAX))
                 .unwrap_or(Duration::MAX);
             step.min(cap)
@@ -268,21 +293,21 @@ impl Policy {
     fn clamped_retry_after(&self, retry_after: Option<Duration>) -> Duration {
         retry_after
             .unwrap_or(Duration::ZERO)
-            .min(self.max_retry_after)
+            .min(self.max_retry_after.get())
     }
 
     /// The configured safety margin (before clamping to `L/4`).
     pub fn margin(&self) -> Duration {
-        self.margin
+        self.margin.get()
     }
     /// The longest refresh lead.
     pub fn max_lead(&self) -> Duration {
-        self.max_lead
+        self.max_lead.get()
     }
     /// The longest an attempt may take before it counts as failed (the
     /// ceiling of [`Policy::attempt_timeout_for`]).
     pub fn attempt_timeout(&self) -> Duration {
-        self.attempt_timeout
+        self.attempt_timeout.get()
     }
 
     /// The timeout of an attempt made for a token whose refresh lead is
@@ -299,8 +324,8 @@ impl Policy {
         match lead {
             Some(lead) => (lead / 4)
                 .max(MIN_ATTEMPT_TIMEOUT)
-                .min(self.attempt_timeout),
-            None => self.attempt_timeout,
+                .min(self.attempt_timeout.get()),
+            None => self.attempt_timeout.get(),
         }
     }
     /// The lifetime to give a token of full lifetime `full` that another
@@ -334,8 +359,8 @@ impl Policy {
             return None;
         }
         // Solve x - min(margin, x/4) = usable.
-        let x = if usable >= self.margin.saturating_mul(3) {
-            usable.saturating_add(self.margin)
+        let x = if usable >= self.margin.get().saturating_mul(3) {
+            usable.saturating_add(self.margin.get())
         } else {
             usable.saturating_mul(4) / 3
         };
@@ -344,12 +369,12 @@ impl Policy {
 
     /// The lifetime assumed when a response states none.
     pub fn default_lifetime(&self) -> Duration {
-        self.default_lifetime
+        self.default_lifetime.get()
     }
     /// How long past `usable_until` a held token may still be served while
     /// no refresh succeeds; `None` (the default) means never.
     pub fn serve_expired_for(&self) -> Option<Duration> {
-        self.serve_expired_for
+        self.serve_expired_for.map(Nanos::get)
     }
     /// Whether drivers refresh at `refresh_at` even with no traffic.
     pub fn prefetch(&self) -> bool {
@@ -357,7 +382,7 @@ impl Policy {
     }
     /// The first backoff step.
     pub fn backoff_initial(&self) -> Duration {
-        self.backoff_initial
+        self.backoff_initial.get()
     }
 }
 
@@ -369,18 +394,18 @@ pub struct PolicyBuilder(Policy);
 impl PolicyBuilder {
     /// Safety margin before expiry (default 60 s, clamped to `L/4`).
     pub fn margin(mut self, margin: Duration) -> Self {
-        self.0.margin = margin;
+        self.0.margin = Nanos::from(margin);
         self
     }
     /// Longest refresh lead (default 20 min; the lead is `min(L/2, this)`).
     pub fn max_lead(mut self, max_lead: Duration) -> Self {
-        self.0.max_lead = max_lead;
+        self.0.max_lead = Nanos::from(max_lead);
         self
     }
     /// Shortest stale window (refresh point to `usable_until`) where the
     /// lifetime allows (default 30 s).
     pub fn min_stale_window(mut self, window: Duration) -> Self {
-        self.0.min_stale_window = window;
+        self.0.min_stale_window = Nanos::from(window);
         self
     }
     /// Fraction of the lead over which refresh points are spread
@@ -398,36 +423,36 @@ impl PolicyBuilder {
     }
     /// First backoff step (default 5 s).
     pub fn backoff_initial(mut self, initial: Duration) -> Self {
-        self.0.backoff_initial = initial;
+        self.0.backoff_initial = Nanos::from(initial);
         self
     }
     /// Backoff cap (default 60 s; the cap in force is `min(this, lead/10)`).
     pub fn backoff_cap(mut self, cap: Duration) -> Self {
-        self.0.backoff_cap = cap;
+        self.0.backoff_cap = Nanos::from(cap);
         self
     }
     /// Longest server `Retry-After` honoured (default 5 min).
     pub fn max_retry_after(mut self, max: Duration) -> Self {
-        self.0.max_retry_after = max;
+        self.0.max_retry_after = Nanos::from(max);
         self
     }
     /// Ceiling of every attempt's timeout (default 30 s); attempts for
     /// short-lived tokens get less (see [`Policy::attempt_timeout_for`]).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.0.attempt_timeout = timeout;
+        self.0.attempt_timeout = Nanos::from(timeout);
         self
     }
     /// Lifetime assumed when a response states none (default
     /// [`DEFAULT_LIFETIME`]).
     pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
-        self.0.default_lifetime = lifetime;
+        self.0.default_lifetime = Nanos::from(lifetime);
         self
     }
     /// Opt in to serving a held token up to `grace` past `usable_until`
     /// while no refresh succeeds. Off by default: a token past its margin may
     /// die in flight.
     pub fn serve_expired_for(mut self, grace: Duration) -> Self {
-        self.0.serve_expired_for = Some(grace);
+        self.0.serve_expired_for = Some(Nanos::from(grace));
         self
     }
     /// Opt in to refreshing at `refresh_at` even with no traffic (and
@@ -444,26 +469,26 @@ impl PolicyBuilder {
             return Err(PolicyError::JitterOutOfRange);
         }
         for (value, name) in [
-            (p.max_lead, "max_lead"),
-            (p.backoff_initial, "backoff_initial"),
-            (p.backoff_cap, "backoff_cap"),
-            (p.attempt_timeout, "attempt_timeout"),
-            (p.default_lifetime, "default_lifetime"),
+            (p.max_lead.get(), "max_lead"),
+            (p.backoff_initial.get(), "backoff_initial"),
+            (p.backoff_cap.get(), "backoff_cap"),
+            (p.attempt_timeout.get(), "attempt_timeout"),
+            (p.default_lifetime.get(), "default_lifetime"),
         ] {
             if value.is_zero() {
                 return Err(PolicyError::Zero(name));
             }
         }
-        if p.margin >= p.max_lead {
+        if p.margin.get() >= p.max_lead.get() {
             return Err(PolicyError::MarginNotBelowLead {
-                margin: p.margin,
-                max_lead: p.max_lead,
+                margin: p.margin.get(),
+                max_lead: p.max_lead.get(),
             });
         }
-        if p.backoff_initial > p.backoff_cap {
+        if p.backoff_initial.get() > p.backoff_cap.get() {
             return Err(PolicyError::BackoffInitialAboveCap {
-                initial: p.backoff_initial,
-                cap: p.backoff_cap,
+                initial: p.backoff_initial.get(),
+                cap: p.backoff_cap.get(),
             });
         }
         Ok(p)

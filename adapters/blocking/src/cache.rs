@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use freshen_cache::driver::{Attempt, EventSink, Outcome, Shared, Slot, Step, real_deadline};
-use freshen_cache::{Clock, MonotonicClock, TokenRef};
+use freshen_cache::{Clock, MonotonicClock, ReadMode, TokenRef};
 use freshen_core::{
     AttemptId, BlockingTokenSource, Error, ErrorKind, Event, Instant, Policy, Token,
 };
@@ -82,7 +82,9 @@ impl<S, C> fmt::Debug for WeakBlockingCache<S, C> {
 
 struct Handle<S, C> {
     inner: Arc<Inner<S, C>>,
-    timer: Mutex<Option<JoinHandle<()>>>,
+    /// Boxed: most caches have no timer thread (inline ones, those without
+    /// prefetch), and a keyed cache holds thousands (16 bytes each).
+    timer: Mutex<Option<Box<JoinHandle<()>>>>,
 }
 
 impl<S, C> Drop for Handle<S, C> {
@@ -115,6 +117,7 @@ pub struct BlockingCacheBuilder<S, C = MonotonicClock> {
     policy: Policy,
     events: Option<EventSink>,
     seed: Option<u64>,
+    read_mode: ReadMode,
 }
 
 impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
@@ -164,6 +167,32 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
         self.seed = Some(seed);
         self
     }
+    /// How the read path hands out a fresh token (default
+    /// [`ReadMode::PerThread`]): [`ReadMode::Shared`] for a cache among
+    /// thousands, such as the values of a `KeyedCache` (about 450 bytes a
+    /// cache rather than 1.5 KB, for 25–30 ns more a read).
+    ///
+    /// ```
+    /// use freshen_blocking::{BlockingCache, Mode, ReadMode};
+    /// # use freshen_core::{BlockingTokenSource, Error, Fetched};
+    /// # struct MySource;
+    /// # impl BlockingTokenSource for MySource {
+    /// #     fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t").with_lifetime(std::time::Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// let cache = BlockingCache::builder(MySource)
+    ///     .mode(Mode::Inline)
+    ///     .read_mode(ReadMode::Shared)
+    ///     .build();
+    /// assert_eq!(cache.token()?.secret(), "t");
+    /// assert_eq!(cache.cached().map(|t| t.secret().to_owned()).as_deref(), Some("t"));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn read_mode(mut self, mode: ReadMode) -> Self {
+        self.read_mode = mode;
+        self
+    }
     /// Reads time from `clock` instead of the OS (a `ManualClock` in tests;
     /// waiting threads re-read it every [`Clock::virtual_tick`]).
     pub fn clock<D: Clock>(self, clock: D) -> BlockingCacheBuilder<S, D> {
@@ -174,6 +203,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
             policy: self.policy,
             events: self.events,
             seed: self.seed,
+            read_mode: self.read_mode,
         }
     }
 
@@ -182,7 +212,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
     pub fn build(self) -> BlockingCache<S, C> {
         let prefetch = self.policy.prefetch() && self.mode == Mode::Threads;
         let inner = Arc::new(Inner {
-            shared: Shared::new(self.policy, self.events, self.seed),
+            shared: Shared::with_read_mode(self.policy, self.events, self.seed, self.read_mode),
             source: self.source,
             clock: self.clock,
             mode: self.mode,
@@ -194,6 +224,7 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCacheBuilder<S, C> {
                     .name("freshen-timer".into())
                     .spawn(move || timer_loop(&inner))
                     .ok()
+                    .map(Box::new)
             })
             .flatten();
         BlockingCache {
@@ -215,6 +246,7 @@ impl<S: BlockingTokenSource> BlockingCache<S> {
             policy: Policy::default(),
             events: None,
             seed: None,
+            read_mode: ReadMode::PerThread,
         }
     }
 
@@ -323,6 +355,36 @@ impl<S: BlockingTokenSource, C: Clock> BlockingCache<S, C> {
     pub fn cached(&self) -> Option<TokenRef<'_>> {
         let inner = &self.handle.inner;
         inner.shared.cached(inner.clock.now())
+    }
+
+    /// Calls `f` with the token if it is fresh now, lent for the call: the
+    /// read path of [`cached`](Self::cached) for a caller that only reads
+    /// the token (its secret into a header). With [`ReadMode::Shared`] it
+    /// takes no count on the token: two atomic operations, not four.
+    ///
+    /// ```
+    /// use freshen_blocking::{BlockingCache, Mode, ReadMode};
+    /// # use freshen_core::{BlockingTokenSource, Error, Fetched};
+    /// # struct MySource;
+    /// # impl BlockingTokenSource for MySource {
+    /// #     fn fetch(&self) -> Result<Fetched, Error> {
+    /// #         Ok(Fetched::new("t").with_lifetime(std::time::Duration::from_secs(3600)))
+    /// #     }
+    /// # }
+    /// let cache = BlockingCache::builder(MySource)
+    ///     .mode(Mode::Inline)
+    ///     .read_mode(ReadMode::Shared)
+    ///     .build();
+    /// assert_eq!(cache.with_cached(|t| t.secret().len()), None); // nothing fetched yet
+    /// cache.token()?;
+    /// let header = cache.with_cached(|t| format!("Bearer {}", t.secret()));
+    /// assert_eq!(header.as_deref(), Some("Bearer t"));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn with_cached<T>(&self, f: impl FnOnce(&Token) -> T) -> Option<T> {
+        let inner = &self.handle.inner;
+        inner.shared.with_cached(inner.clock.now(), f)
     }
 
     /// Invalidates `token` after the server rejected it (a 401). Ignored —

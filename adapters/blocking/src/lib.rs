@@ -32,4 +32,4 @@
 mod cache;
 
 pub use cache::{BlockingCache, BlockingCacheBuilder, Mode, WeakBlockingCache};
-pub use freshen_cache::{ManualClock, MonotonicClock, TokenRef};
+pub use freshen_cache::{ManualClock, MonotonicClock, ReadMode, TokenRef};
