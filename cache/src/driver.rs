@@ -27,6 +27,7 @@
 //! `cache.rs` (threads, inline) are the two drivers built this way.
 
 pub use crate::changes::Changes;
+pub use crate::read_path::{POOL, SPARES};
 pub use crate::shared::{Attempt, EventSink, Outcome, Shared, Step};
 pub use crate::slot::{Slot, real_deadline};
 pub use crate::sync::SyncArc;

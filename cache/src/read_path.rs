@@ -16,10 +16,21 @@
 //! address: a freed token's memory reused by a newer token is never taken
 //! for the old one.
 //!
+//! Threads that drop more handles than they take (a task that moved to
+//! another worker while its request was in flight, every time) would
+//! otherwise pay a shared count on every token: their own spares adopt the
+//! current token, and when full they hand them back in one batch to a pool
+//! the cache keeps, where threads whose spares ran out take a batch again.
+//! Two lock operations per [`SPARES`] tokens each way, instead of two
+//! contended atomic operations per token.
+//!
 //! Lifetime: the spares live in the cache (a `thread_local::ThreadLocal`),
 //! so they are freed, and their tokens zeroized, when the cache is dropped.
 //! Until then a thread keeps at most [`SPARES`] handles, all to the one
-//! token it saw last; it lets them go when it next reads after a rotation.
+//! token it saw last; it lets them go when it next reads, or gives back a
+//! handle of the current token, after a rotation. The pool holds at most
+//! [`POOL`] handles, only ever of the current token, and is emptied by
+//! every publish.
 //!
 //! A cache built with [`ReadMode::Shared`] keeps no spares: a read clones
 //! the published handle and the drop of its `TokenRef` drops it. The
@@ -32,12 +43,22 @@ use std::sync::Arc;
 use freshen_core::{Generation, Instant, Token};
 
 use crate::read_mode::ReadMode;
-use crate::sync::{AtomicU64, Ordering, Published};
+use crate::sync::{AtomicU64, Mutex, Ordering, Published, lock};
 
 /// Spare handles a thread keeps per cache: as many tokens as it may hold at
 /// once (tasks with a request in flight) before reads take a new handle
 /// from the published cell.
-pub(crate) const SPARES: usize = 32;
+pub const SPARES: usize = 32;
+
+/// Handles the cache's pool of returned spares holds at most.
+pub const POOL: usize = 4 * SPARES;
+
+/// `Spared::current` when nothing is published.
+const NONE: u64 = u64::MAX;
+
+/// A spares' version that no publish has: they follow a token adopted on a
+/// drop, and the next read checks it against the published cell.
+const UNKNOWN: u64 = u64::MAX;
 
 /// The published token and every thread's spares. See the module docs.
 pub(crate) struct ReadPath {
@@ -46,7 +67,24 @@ pub(crate) struct ReadPath {
     /// they were filled at.
     version: AtomicU64,
     /// `None`: [`ReadMode::Shared`], no spares.
-    spares: Option<Box<PerThread>>,
+    spares: Option<Box<Spared>>,
+}
+
+/// What a read path with spares keeps beyond the published cell: boxed, so
+/// a cache built with [`ReadMode::Shared`] does not carry it.
+struct Spared {
+    threads: PerThread,
+    /// The number of the published token ([`NONE`]: none): the one token
+    /// whose handles a thread may adopt on a drop, and the pool may hold.
+    current: AtomicU64,
+    pool: Mutex<Pool>,
+}
+
+/// Handles given back in batches by threads whose spares were full.
+#[derive(Default)]
+struct Pool {
+    generation: Option<Generation>,
+    handles: Vec<Arc<Token>>,
 }
 
 impl fmt::Debug for ReadPath {
@@ -63,7 +101,11 @@ impl ReadPath {
             published: Published::default(),
             version: AtomicU64::new(0),
             spares: match mode {
-                ReadMode::PerThread => Some(Box::new(PerThread::new())),
+                ReadMode::PerThread => Some(Box::new(Spared {
+                    threads: PerThread::new(),
+                    current: AtomicU64::new(NONE),
+                    pool: Mutex::new(Pool::default()),
+                })),
                 ReadMode::Shared => None,
             },
         }
@@ -78,7 +120,7 @@ impl ReadPath {
             return self.take_shared(now);
         };
         let version = self.version.load(Ordering::Acquire);
-        spares.with(|s| {
+        spares.threads.with(|s| {
             if s.version.get() == version {
                 if now >= s.fresh_until.get() {
                     return None;
@@ -119,6 +161,16 @@ impl ReadPath {
     #[cold]
     #[inline(never)]
     fn refill(&self, spares: &Spares, version: u64, now: Instant) -> Option<Arc<Token>> {
+        // Every spare is out, and the token they follow is the published
+        // one and fresh (the caller checked): a batch from the pool, if it
+        // has one of that token.
+        if spares.version.get() == version {
+            if let (Some(spared), Some(generation)) = (&self.spares, spares.generation.get()) {
+                if let Some(handle) = spared.take_batch(spares, generation) {
+                    return Some(handle);
+                }
+            }
+        }
         // Loaded after `version`: at least as new as its publish.
         let token = self.published.load();
         spares.follow(version, token.as_ref());
@@ -126,14 +178,14 @@ impl ReadPath {
     }
 
     /// Puts `handle` among this thread's spares if they follow its token
-    /// and have room; otherwise drops it.
+    /// and have room; otherwise see [`Spared::returned`].
     #[inline]
     pub(crate) fn give_back(&self, handle: Arc<Token>) {
-        let Some(spares) = &self.spares else {
+        let Some(spared) = &self.spares else {
             release(handle);
             return;
         };
-        let refused = spares.with(|s| {
+        let refused = spared.threads.with(|s| {
             if s.generation.get() == Some(handle.generation()) {
                 s.push(handle)
             } else {
@@ -141,7 +193,7 @@ impl ReadPath {
             }
         });
         if let Some(handle) = refused {
-            release(handle);
+            spared.returned(handle);
         }
     }
 
@@ -154,10 +206,95 @@ impl ReadPath {
     /// Publishes `token` (`None`: nothing may be served from the read
     /// path). Called under the cache's state lock, so publishes are ordered.
     pub(crate) fn publish(&self, token: Option<Arc<Token>>) {
+        let number = token.as_ref().map_or(NONE, |t| t.generation().number());
         self.published.store(token);
         // After the store: a reader that sees the new version loads the new
         // token (or a newer one) when it refills.
         self.version.fetch_add(1, Ordering::Release);
+        if let Some(spared) = &self.spares {
+            spared.current.store(number, Ordering::Release);
+            // Emptied after `current` moved on, under the pool's lock: a
+            // batch put in before this is let go here, one put in after it
+            // sees the new number and is refused.
+            let stale = std::mem::take(&mut *lock(&spared.pool));
+            drop(stale);
+        }
+    }
+}
+
+impl Spared {
+    /// A handle this thread's spares refused: they are full, or follow
+    /// another token (or none: a thread that only drops). A handle of the
+    /// current token is kept: the spares follow it, and when full are
+    /// handed to the pool with it in one batch. Any other is let go.
+    #[cold]
+    #[inline(never)]
+    fn returned(&self, handle: Arc<Token>) {
+        if self.current.load(Ordering::Acquire) != handle.generation().number() {
+            release(handle);
+            return;
+        }
+        self.threads.with(|s| {
+            if s.generation.get() == Some(handle.generation()) {
+                self.spill(s, handle);
+            } else {
+                s.adopt(&handle);
+                if let Some(refused) = s.push(handle) {
+                    release(refused);
+                }
+            }
+        });
+    }
+
+    /// Moves `handle` and this thread's spares (all of its token) into the
+    /// pool, as far as it has room; the rest is let go.
+    fn spill(&self, spares: &Spares, handle: Arc<Token>) {
+        let generation = handle.generation();
+        let mut pool = lock(&self.pool);
+        // Checked under the lock: see `publish`.
+        if self.current.load(Ordering::Acquire) != generation.number() {
+            drop(pool);
+            release(handle);
+            return;
+        }
+        if pool.generation != Some(generation) {
+            pool.handles.clear();
+            pool.generation = Some(generation);
+        }
+        if pool.handles.len() >= POOL {
+            drop(pool);
+            release(handle);
+            return;
+        }
+        pool.handles.push(handle);
+        while pool.handles.len() < POOL {
+            match spares.pop() {
+                Some(spare) => pool.handles.push(spare),
+                None => break,
+            }
+        }
+    }
+
+    /// A handle from the pool if it holds `generation`'s, and up to
+    /// [`SPARES`] more moved into `spares`.
+    fn take_batch(&self, spares: &Spares, generation: Generation) -> Option<Arc<Token>> {
+        let mut pool = lock(&self.pool);
+        if pool.generation != Some(generation) {
+            return None;
+        }
+        let first = pool.handles.pop()?;
+        while spares.count.get() < SPARES {
+            match pool.handles.pop() {
+                Some(handle) => {
+                    if let Some(refused) = spares.push(handle) {
+                        pool.handles.push(refused);
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        Some(first)
     }
 }
 
@@ -203,6 +340,21 @@ impl Spares {
         };
         self.count.set(n + 1);
         cell.replace(Some(handle))
+    }
+
+    /// Follows the token of `handle`, given back on this thread, whose
+    /// version is not known yet (the next read checks it): the handles
+    /// held for another token are let go.
+    fn adopt(&self, handle: &Token) {
+        if self.generation.get() != Some(handle.generation()) {
+            for cell in &self.handles {
+                drop(cell.take());
+            }
+            self.count.set(0);
+            self.generation.set(Some(handle.generation()));
+            self.fresh_until.set(handle.fresh_until());
+        }
+        self.version.set(UNKNOWN);
     }
 
     /// Follows `token`, published at `version` or later.

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use freshen_cache::driver::{Outcome, Shared, Step};
+use freshen_cache::driver::{Outcome, POOL, SPARES, Shared, Step};
 use freshen_core::{Fetched, Instant, Policy};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -294,4 +294,99 @@ fn invalidation_is_scoped_to_its_cache() {
     assert!(!b.invalidate(&token_a));
     assert_eq!(b.cached(now).unwrap().secret(), "b");
     assert!(matches!(b.decide(now), Step::Ready(t) if t.secret() == "b"));
+}
+
+/// A thread that takes tokens and another that only drops them (a task
+/// that moved between workers, every time): handles come back in batches
+/// through the cache's pool instead of being made and let go one by one,
+/// and none outlives a rotation.
+#[test]
+fn handles_dropped_on_a_thread_that_never_reads_come_back_to_the_reader() {
+    let shared = holding("a");
+    let now = Instant::from_secs(1);
+    let a = shared.cached(now).expect("fresh").into_arc();
+    let base = Arc::strong_count(&a);
+    std::thread::scope(|s| {
+        let (send, receive) = std::sync::mpsc::channel();
+        let dropper = s.spawn(move || {
+            for token in receive {
+                drop(token);
+            }
+        });
+        // 200 tokens taken here, held at once, then dropped over there.
+        let taken: Vec<_> = (0..200).map(|_| shared.cached(now).unwrap()).collect();
+        for token in taken {
+            send.send(token).unwrap();
+        }
+        drop(send);
+        dropper.join().unwrap();
+    });
+    // The dropping thread kept its spares full and handed the rest to the
+    // pool, all of the current token: bounded, not one per token.
+    let kept = Arc::strong_count(&a) - base;
+    assert!(kept > 0 && kept <= SPARES + POOL, "{kept} handles kept");
+
+    // This thread's next reads take them back: no new handle is made.
+    let before = Arc::strong_count(&a);
+    let again: Vec<_> = (0..SPARES).map(|_| shared.cached(now).unwrap()).collect();
+    assert!(again.iter().all(|t| t.secret() == "a"));
+    assert_eq!(Arc::strong_count(&a), before, "a read made a new handle");
+    drop(again);
+
+    // A rotation empties the pool at once, and this thread's spares go at
+    // its next read. The ended thread's spares stay the cache's (freed with
+    // it, see `tokens_do_not_outlive_their_cache`), as a reader's do.
+    assert!(shared.invalidate(&a));
+    refresh(&shared, "b", now);
+    assert_eq!(shared.cached(now).unwrap().secret(), "b");
+    let left = Arc::strong_count(&a) - 1;
+    assert!(left <= SPARES, "{left} handles of a rotated-out token kept");
+}
+
+#[test]
+fn a_thread_that_only_drops_lets_an_old_token_go_when_a_new_one_comes_back() {
+    let shared = holding("a");
+    let now = Instant::from_secs(1);
+    let a = shared.cached(now).expect("fresh").into_arc();
+    let (send, receive) = std::sync::mpsc::channel();
+    let (dropped, all_dropped) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for batch in receive {
+                drop::<Vec<_>>(batch);
+                dropped.send(()).unwrap();
+            }
+        });
+        send.send((0..8).map(|_| shared.cached(now).unwrap()).collect())
+            .unwrap();
+        all_dropped.recv().unwrap();
+        // The dropping thread's spares adopted "a".
+        assert!(Arc::strong_count(&a) > 3);
+        assert!(shared.invalidate(&a));
+        refresh(&shared, "b", now);
+        drop(shared.cached(now));
+        assert_eq!(
+            Arc::strong_count(&a),
+            1 + 8,
+            "ours and the dropping thread's spares"
+        );
+        // One handle of "b" dropped there: its spares follow "b" now.
+        send.send(vec![shared.cached(now).unwrap()]).unwrap();
+        all_dropped.recv().unwrap();
+        assert_eq!(Arc::strong_count(&a), 1, "the old token outlived a new one");
+        drop(send);
+    });
+}
+
+#[test]
+fn the_pool_is_freed_with_the_cache() {
+    let shared = holding("secret-c");
+    let now = Instant::from_secs(1);
+    let token = Arc::downgrade(&shared.cached(now).unwrap().into_arc());
+    std::thread::scope(|s| {
+        let taken: Vec<_> = (0..100).map(|_| shared.cached(now).unwrap()).collect();
+        s.spawn(move || drop(taken)).join().unwrap();
+    });
+    drop(shared);
+    assert!(token.upgrade().is_none(), "the pool kept the token");
 }
