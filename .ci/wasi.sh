@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # WASI check: builds examples/wasi (freshen-blocking's inline driver, no
-# threads, no sockets) for wasm32-wasip1, runs it in a real WASI host (Node's
-# node:wasi, preview1) and compares its transcript with
-# examples/wasi/expected.txt byte for byte. Fails on any difference and on a
-# non-zero exit of the module. Needs rustup and Node >= 20.
+# threads, no sockets) for wasm32-wasip1, runs it in two real WASI hosts
+# (Node's node:wasi, preview1; and Wasmtime, through pip's `wasmtime`
+# package, pinned in examples/wasi/requirements.txt, in a venv) and compares
+# each transcript with examples/wasi/expected.txt byte for byte. Fails on
+# any difference and on a non-zero exit of the module. Needs rustup, Node
+# >= 20 and python3 (with venv; installed from apt if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -33,25 +35,41 @@ step "cargo build --target $TARGET --release (examples/wasi)"
 WASM=$(bash .ci/wasm-artifact.sh "$EXAMPLE/Cargo.toml" "$TARGET")
 echo "$WASM ($(wc -c <"$WASM") bytes)"
 
-step "run in node:wasi (preview1)"
+step "Wasmtime for Python (pip, pinned), in a venv"
+VENV=$CARGO_TARGET_DIR/wasmtime-venv
+if ! "$VENV/bin/python" -c 'import wasmtime' 2>/dev/null; then
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install -q -r "$EXAMPLE/requirements.txt"
+fi
+"$VENV/bin/pip" show wasmtime | grep -E '^(Name|Version)'
+
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
-status=0
-node --no-warnings "$EXAMPLE/run.mjs" "$WASM" >"$OUT" || status=$?
-cat "$OUT"
-
-step "compare with examples/wasi/expected.txt"
 fail=0
-if [ "$status" -ne 0 ]; then
-  echo "the module exited with status $status" >&2
-  fail=1
-fi
-if ! diff -u "$EXAMPLE/expected.txt" "$OUT"; then
-  echo "the transcript differs from examples/wasi/expected.txt (- expected, + got)" >&2
-  fail=1
-fi
+# Runs the module in host $1 (a command line ending in the runner's path)
+# and compares its transcript.
+check_host() {
+  local name=$1; shift
+  step "run in $name"
+  local status=0
+  "$@" "$WASM" >"$OUT" || status=$?
+  cat "$OUT"
+  if [ "$status" -ne 0 ]; then
+    echo "$name: the module exited with status $status" >&2
+    fail=1
+  fi
+  if ! diff -u "$EXAMPLE/expected.txt" "$OUT"; then
+    echo "$name: the transcript differs from examples/wasi/expected.txt (- expected, + got)" >&2
+    fail=1
+  fi
+}
+check_host "node:wasi (preview1)" node --no-warnings "$EXAMPLE/run.mjs"
+check_host "Wasmtime (preview1)" "$VENV/bin/python" "$EXAMPLE/run.py"
 if [ "$fail" -ne 0 ]; then
   echo; echo "WASI check FAILED"
   exit 1
 fi
-echo; echo "WASI check passed"
+echo; echo "WASI check passed (node:wasi and Wasmtime)"
