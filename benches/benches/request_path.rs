@@ -6,8 +6,9 @@
 //! polls its future once (it is ready). The layer's row adds what a request
 //! pays: the destination check, the cache's lock-free read, the token's
 //! prebuilt sensitive header (a reference count), the replay copy of the
-//! request (its head and body), the clone of the service for a retry, and
-//! the verdict on the response.
+//! request (its head and body), the clone of the service for a retry, the
+//! verdict on the response, and its body wrapped in a `BearerBody` that
+//! keeps the token for the trailers (the body here is `()`, never polled).
 //!
 //! Two requests, each measured bare and under the layer:
 //!

@@ -14,7 +14,8 @@ use crate::rules::{Rules, Verdict};
 /// asks, in order — may a token go to this URI ([`Authorizer::check_uri`]),
 /// which header goes on the request ([`Authorizer::bearer_now`],
 /// [`Authorizer::bearer`]), did the response reject it
-/// ([`Authorizer::verdict`]), and with what to retry
+/// ([`Authorizer::verdict`]; a streamed response's trailers:
+/// [`Authorizer::trailers_verdict`]), and with what to retry
 /// ([`Authorizer::after_rejection`]).
 ///
 /// Cheap to clone: clones share the cache, the rules and the header cache.
@@ -113,6 +114,15 @@ impl<C: BearerCache> Authorizer<C> {
     #[inline]
     pub fn verdict(&self, status: StatusCode, headers: &HeaderMap) -> Verdict {
         self.inner.rules.verdict(status, headers)
+    }
+
+    /// What a response's trailers say about the token its request carried
+    /// (see [`Rules::trailers_verdict`]: gRPC's status sent after the
+    /// body). A rejection there calls for [`Authorizer::invalidate`], and
+    /// no retry: the response has already reached the caller.
+    #[inline]
+    pub fn trailers_verdict(&self, status: StatusCode, trailers: &HeaderMap) -> Verdict {
+        self.inner.rules.trailers_verdict(status, trailers)
     }
 
     /// Invalidates exactly the token `sent` carried; `false` if the cache

@@ -12,7 +12,9 @@
 //! - which response means "token rejected" ([`Rules::verdict`]): a 401, a
 //!   `WWW-Authenticate: Bearer error="invalid_token"`, or gRPC's
 //!   `UNAUTHENTICATED`; a 403 (or gRPC's `PERMISSION_DENIED`) only where the
-//!   user opts in with a predicate;
+//!   user opts in with a predicate; and gRPC's status in a streamed
+//!   response's trailers ([`Rules::trailers_verdict`]), which invalidates
+//!   but cannot retry;
 //! - plain `http` only to loopback unless allowed ([`Rules::check_uri`]),
 //!   the same rule freshen-oauth's transports follow
 //!   ([`freshen_oauth::transport::plain_http_allowed`]);

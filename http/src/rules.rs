@@ -39,7 +39,8 @@ type ForbiddenPredicate = dyn Fn(StatusCode, &HeaderMap) -> bool + Send + Sync;
 /// | 401 | yes | yes |
 /// | any status with `WWW-Authenticate: Bearer error="invalid_token"` | yes | yes |
 /// | gRPC `UNAUTHENTICATED` (`grpc-status: 16` in the headers) | yes | yes |
-/// | 403, gRPC `PERMISSION_DENIED` | only if [`Rules::invalidate_on_forbidden`]'s predicate says so | likewise |
+/// | gRPC `UNAUTHENTICATED` in the trailers ([`Rules::trailers_verdict`]) | yes | no: the response has already gone to the caller |
+/// | 403, gRPC `PERMISSION_DENIED` (headers or trailers) | only if [`Rules::invalidate_on_forbidden`]'s predicate says so | likewise |
 /// | anything else | no | no |
 ///
 /// A 403 says the token is valid but not allowed: a new token of the same
@@ -105,15 +106,56 @@ impl Rules {
     /// What a response with `status` and `headers` says about the token
     /// (see the table on [`Rules`]).
     pub fn verdict(&self, status: StatusCode, headers: &HeaderMap) -> Verdict {
-        let grpc = headers.get(GRPC_STATUS).map(|v| v.as_bytes());
         let rejected = status == StatusCode::UNAUTHORIZED
-            || grpc == Some(GRPC_UNAUTHENTICATED)
             || headers
                 .get_all(WWW_AUTHENTICATE)
                 .iter()
                 .any(|v| bearer_invalid_token(v.as_bytes()));
-        let forbidden = status == StatusCode::FORBIDDEN || grpc == Some(GRPC_PERMISSION_DENIED);
-        if rejected || (forbidden && self.forbidden.as_ref().is_some_and(|p| p(status, headers))) {
+        self.judge(status, headers, rejected, status == StatusCode::FORBIDDEN)
+    }
+
+    /// What the trailers of a response with `status` say about the token:
+    /// a gRPC status there (a streaming call, or a unary one whose server
+    /// sent its headers first) is judged as it would be in the headers —
+    /// `UNAUTHENTICATED` rejects, `PERMISSION_DENIED` only with
+    /// [`Rules::invalidate_on_forbidden`] (its predicate is given `status`
+    /// and the trailers). Nothing else is read there: the HTTP status and
+    /// `WWW-Authenticate` belong to the headers, judged by
+    /// [`Rules::verdict`].
+    ///
+    /// The caller has already received the response by then, so a
+    /// rejection here invalidates the token for the next requests, but
+    /// retries nothing.
+    ///
+    /// ```
+    /// use freshen_http::{Rules, Verdict};
+    /// use http::{HeaderMap, HeaderValue, StatusCode};
+    ///
+    /// let mut trailers = HeaderMap::new();
+    /// trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    /// assert_eq!(Rules::new().trailers_verdict(StatusCode::OK, &trailers), Verdict::Accepted);
+    /// trailers.insert("grpc-status", HeaderValue::from_static("16"));
+    /// assert_eq!(Rules::new().trailers_verdict(StatusCode::OK, &trailers), Verdict::Rejected);
+    /// ```
+    pub fn trailers_verdict(&self, status: StatusCode, trailers: &HeaderMap) -> Verdict {
+        self.judge(status, trailers, false, false)
+    }
+
+    /// The verdict once the HTTP part is known (`rejected`, `forbidden`),
+    /// with the gRPC status of `map` (headers or trailers) added: one place
+    /// for gRPC's codes and the 403 predicate.
+    #[inline]
+    fn judge(
+        &self,
+        status: StatusCode,
+        map: &HeaderMap,
+        rejected: bool,
+        forbidden: bool,
+    ) -> Verdict {
+        let grpc = map.get(GRPC_STATUS).map(|v| v.as_bytes());
+        let rejected = rejected || grpc == Some(GRPC_UNAUTHENTICATED);
+        let forbidden = forbidden || grpc == Some(GRPC_PERMISSION_DENIED);
+        if rejected || (forbidden && self.forbidden.as_ref().is_some_and(|p| p(status, map))) {
             Verdict::Rejected
         } else {
             Verdict::Accepted
@@ -273,6 +315,47 @@ mod tests {
             r.verdict(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new()),
             Verdict::Accepted
         );
+    }
+
+    #[test]
+    fn trailers_are_judged_by_their_grpc_status_only() {
+        let r = Rules::new();
+        let judged = |rules: &Rules, pairs| rules.trailers_verdict(StatusCode::OK, &headers(pairs));
+        assert_eq!(judged(&r, &[("grpc-status", "16")]), Verdict::Rejected);
+        for accepted in [
+            &[("grpc-status", "0")][..],
+            &[("grpc-status", "14")],
+            &[("grpc-status", "7")],
+            &[],
+            // Authentication belongs to the headers: not read in trailers.
+            &[("www-authenticate", "Bearer error=\"invalid_token\"")],
+        ] {
+            assert_eq!(judged(&r, accepted), Verdict::Accepted, "{accepted:?}");
+        }
+        // A 401's status is the headers' business: trailers of a 401 with
+        // no gRPC status reject nothing more.
+        assert_eq!(
+            r.trailers_verdict(StatusCode::UNAUTHORIZED, &HeaderMap::new()),
+            Verdict::Accepted
+        );
+        // PERMISSION_DENIED in trailers: only with the predicate, which is
+        // given the response's status and the trailers.
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let opted = Rules::new().invalidate_on_forbidden(move |status, map| {
+            record.lock().unwrap().push(status);
+            map.contains_key("x-revoked")
+        });
+        assert_eq!(judged(&opted, &[("grpc-status", "7")]), Verdict::Accepted);
+        assert_eq!(
+            judged(&opted, &[("grpc-status", "7"), ("x-revoked", "1")]),
+            Verdict::Rejected
+        );
+        assert_eq!(
+            judged(&opted, &[("grpc-status", "0"), ("x-revoked", "1")]),
+            Verdict::Accepted
+        );
+        assert_eq!(*seen.lock().unwrap(), [StatusCode::OK, StatusCode::OK]);
     }
 
     #[test]

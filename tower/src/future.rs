@@ -1,6 +1,8 @@
 //! The response future of a [`BearerService`](crate::BearerService) call: a
 //! hand-written state machine, so the fresh path (a token at hand, a
-//! response that does not reject it) boxes and allocates nothing.
+//! response that does not reject it) boxes and allocates nothing. The
+//! response's body is handed on watched ([`BearerBody`]): the token it was
+//! sent with goes with it, for its trailers.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -15,15 +17,23 @@ use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri, V
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::body::{BearerBody, Judge, watched};
 use crate::error::BearerError;
 use crate::replay::ReplayBody;
 
 /// A boxed future: the slow paths only (waiting for a token, the retry).
 type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The result of a call through the layer.
-type Answer<S, B> =
-    Result<<S as Service<Request<B>>>::Response, BearerError<<S as Service<Request<B>>>::Error>>;
+/// The result of a call through the layer: the response with its body
+/// watched.
+type Answer<RB, E> = Result<Response<BearerBody<RB>>, BearerError<E>>;
+
+/// What the retry answers: the wrapped service's response, and the token
+/// its trailers are judged for (none if it was not resent).
+type Retried<S, B> = Result<
+    (<S as Service<Request<B>>>::Response, Option<Arc<dyn Judge>>),
+    BearerError<<S as Service<Request<B>>>::Error>,
+>;
 
 pin_project! {
     /// The future of a [`BearerService`](crate::BearerService) call.
@@ -56,14 +66,18 @@ pin_project! {
             token: Boxed<Result<Arc<Bearer>, Error>>,
             pending: Option<Pending<S, C, B>>,
         },
-        /// Sent: the wrapped service's future, then the verdict.
+        /// Sent: the wrapped service's future, then the verdict. `stamp`
+        /// is the token sent (exactly it is invalidated after a
+        /// rejection); `retry` a service and the request's copy to resend
+        /// it with, if its body could be replayed.
         Sent {
             #[pin]
             future: S::Future,
-            sent: Option<Sent<S, C, B>>,
+            stamp: Option<Arc<Stamp<C>>>,
+            retry: Option<(S, Replay<B>)>,
         },
         /// Rejected and replayable: invalidate, take a newer token, resend.
-        Retry { retry: Boxed<Answer<S, B>> },
+        Retry { retry: Boxed<Retried<S, B>> },
         /// Answered.
         Done,
     }
@@ -83,14 +97,6 @@ struct Pending<S, C, B> {
 pub(crate) struct Stamp<C> {
     pub(crate) auth: Authorizer<C>,
     pub(crate) bearer: Arc<Bearer>,
-}
-
-/// What the verdict on the response needs: the token sent (exactly it is
-/// invalidated after a rejection), and a service and the request's copy to
-/// retry with if its body could be replayed.
-struct Sent<S, C, B> {
-    stamp: Arc<Stamp<C>>,
-    retry: Option<(S, Replay<B>)>,
 }
 
 /// A request's copy for a retry, field by field (assembled into a
@@ -167,7 +173,8 @@ where
         ResponseFuture {
             state: State::Sent {
                 future: service.call(request),
-                sent: Some(Sent { stamp, retry }),
+                stamp: Some(stamp),
+                retry,
             },
         }
     }
@@ -217,13 +224,17 @@ where
     RB: Send + 'static,
     C: BearerCache,
 {
-    type Output = Answer<S, B>;
+    type Output = Answer<RB, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {
             let next = match state.as_mut().project() {
-                StateProj::Sent { future, sent } => {
+                StateProj::Sent {
+                    future,
+                    stamp,
+                    retry,
+                } => {
                     let response = match ready!(future.poll(cx)) {
                         Ok(response) => response,
                         Err(error) => {
@@ -231,22 +242,19 @@ where
                             break Poll::Ready(Err(BearerError::Service(error)));
                         }
                     };
-                    // Judged in place: the copy is moved only for a retry.
-                    let accepted = match sent {
-                        Some(sent) => sent.accepts(&response),
-                        None => break Poll::Ready(Err(polled_after_ready())),
-                    };
-                    if accepted {
-                        state.set(State::Done);
-                        break Poll::Ready(Ok(response));
-                    }
-                    let Some(sent) = sent.take() else {
+                    let Some(stamp) = stamp.take() else {
                         break Poll::Ready(Err(polled_after_ready()));
                     };
-                    match sent.rejected(response) {
+                    // Judged in place: the copy is moved only for a retry.
+                    if accepts(&stamp, &response) {
+                        state.set(State::Done);
+                        // The token goes with the body, for its trailers.
+                        break Poll::Ready(Ok(watched(response, Some(stamp))));
+                    }
+                    match rejected(stamp, retry.take(), response) {
                         Ok(response) => {
                             state.set(State::Done);
-                            break Poll::Ready(Ok(response));
+                            break Poll::Ready(Ok(watched(response, None)));
                         }
                         Err(retry) => State::Retry { retry },
                     }
@@ -276,7 +284,7 @@ where
                 StateProj::Retry { retry } => {
                     let answer = ready!(retry.as_mut().poll(cx));
                     state.set(State::Done);
-                    break Poll::Ready(answer);
+                    break Poll::Ready(answer.map(|(response, judge)| watched(response, judge)));
                 }
                 StateProj::Failed { error } => {
                     let error = error.take().unwrap_or_else(polled_after_ready);
@@ -290,44 +298,47 @@ where
     }
 }
 
-impl<S, C: BearerCache, B> Sent<S, C, B> {
-    /// Whether `response` leaves the token alone (see
-    /// [`freshen_http::Rules`]).
-    #[inline]
-    fn accepts<RB>(&self, response: &Response<RB>) -> bool {
-        let auth = &self.stamp.auth;
-        auth.verdict(response.status(), response.headers()) == Verdict::Accepted
-    }
+/// Whether `response`'s head leaves `stamp`'s token alone (see
+/// [`freshen_http::Rules`]; its trailers are judged by its body).
+#[inline]
+fn accepts<C: BearerCache, RB>(stamp: &Stamp<C>, response: &Response<RB>) -> bool {
+    stamp.auth.verdict(response.status(), response.headers()) == Verdict::Accepted
+}
 
-    /// After `response` rejected the token: the response back to the
-    /// caller (the body cannot be replayed: the token is invalidated), or
-    /// the retry to run.
-    fn rejected<RB>(self, response: Response<RB>) -> Result<Response<RB>, Boxed<Answer<S, B>>>
-    where
-        S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
-        S::Future: Send,
-        S::Error: Send + 'static,
-        B: ReplayBody + Send + 'static,
-        RB: Send + 'static,
-    {
-        let Some((service, copy)) = self.retry else {
-            // Not replayable: the rejection goes back, and the token is gone.
-            self.stamp.auth.invalidate(&self.stamp.bearer);
-            return Ok(response);
-        };
-        Err(Box::pin(retry(self.stamp, service, copy, response)))
-    }
+/// After `response` rejected `stamp`'s token: the response back to the
+/// caller (the body cannot be replayed: the token is invalidated), or the
+/// retry to run.
+fn rejected<S, C, B, RB>(
+    stamp: Arc<Stamp<C>>,
+    retry_with: Option<(S, Replay<B>)>,
+    response: Response<RB>,
+) -> Result<Response<RB>, Boxed<Retried<S, B>>>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Send + 'static,
+    B: ReplayBody + Send + 'static,
+    RB: Send + 'static,
+    C: BearerCache,
+{
+    let Some((service, copy)) = retry_with else {
+        // Not replayable: the rejection goes back, and the token is gone.
+        stamp.auth.invalidate(&stamp.bearer);
+        return Ok(response);
+    };
+    Err(Box::pin(retry(stamp, service, copy, response)))
 }
 
 /// After `response` rejected `sent`'s token: invalidates it, and resends `copy`
 /// once with a newer token — or hands the rejection back if the cache
-/// still holds the rejected token (it is never resent).
+/// still holds the rejected token (it is never resent). The resent
+/// request's answer comes with its token, for its trailers.
 async fn retry<S, C, B, RB>(
     sent: Arc<Stamp<C>>,
     mut service: S,
     copy: Replay<B>,
     response: Response<RB>,
-) -> Answer<S, B>
+) -> Retried<S, B>
 where
     S: Service<Request<B>, Response = Response<RB>>,
     C: BearerCache,
@@ -338,7 +349,7 @@ where
         .await
         .map_err(BearerError::Token)?
     else {
-        return Ok(response);
+        return Ok((response, None));
     };
     drop(response);
     #[cfg(feature = "metrics")]
@@ -347,7 +358,12 @@ where
         .await
         .map_err(BearerError::Service)?;
     let request = copy.into_request(next.header().clone());
-    service.call(request).await.map_err(BearerError::Service)
+    let response = service.call(request).await.map_err(BearerError::Service)?;
+    let stamp: Arc<dyn Judge> = Arc::new(Stamp {
+        auth: sent.auth.clone(),
+        bearer: next,
+    });
+    Ok((response, Some(stamp)))
 }
 
 /// The answer to a future polled again after it answered.

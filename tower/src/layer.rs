@@ -10,6 +10,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::body::BearerBody;
 use crate::error::BearerError;
 use crate::future::{ResponseFuture, Stamp};
 use crate::replay::ReplayBody;
@@ -20,6 +21,11 @@ pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
 /// Puts the cache's token on every request as a sensitive
 /// `Authorization: Bearer …` header, and retries once with a newer token
 /// when the server rejects it (see [`Rules`] for which responses do).
+///
+/// The service's response comes back with its body wrapped in a
+/// [`BearerBody`], which passes every frame on and judges the trailers:
+/// gRPC's `UNAUTHENTICATED` sent after a stream invalidates the token the
+/// request carried (no retry: the caller already has the response).
 ///
 /// ```
 /// use freshen_tower::BearerLayer;
@@ -47,7 +53,9 @@ pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
 /// let mut client = ServiceBuilder::new().layer(BearerLayer::new(cache)).service(api);
 /// let request = Request::get("https://api.example.com/v1/things").body(Full::default())?;
 /// let response = client.ready().await?.call(request).await?;
-/// assert_eq!(response.body(), "Bearer t0k");
+/// // The body is the service's, wrapped to read its trailers (gRPC's
+/// // status after a stream: see `BearerBody`).
+/// assert_eq!(response.body().get_ref(), "Bearer t0k");
 /// # Ok(()) }
 /// ```
 pub struct BearerLayer<C> {
@@ -115,7 +123,8 @@ impl<S, C> Layer<S> for BearerLayer<C> {
     }
 }
 
-/// The service of a [`BearerLayer`].
+/// The service of a [`BearerLayer`]: a `Service<Request<B>>` over a
+/// service answering `Response<RB>`, answering `Response<BearerBody<RB>>`.
 pub struct BearerService<S, C> {
     inner: S,
     auth: Authorizer<C>,
@@ -181,7 +190,7 @@ where
     RB: Send + 'static,
     C: BearerCache,
 {
-    type Response = Response<RB>;
+    type Response = Response<BearerBody<RB>>;
     type Error = BearerError<S::Error>;
     type Future = ResponseFuture<S, C, B>;
 

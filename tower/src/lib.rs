@@ -11,13 +11,17 @@
 //! inner service, for a possible retry. The response future is a state
 //! machine that boxes nothing unless the token must be awaited or the
 //! request retried (`benches/benches/request_path.rs` measures it against
-//! the bare service). The answers:
+//! the bare service). The response's body comes back as a [`BearerBody`]:
+//! the service's body, untouched, holding the token it was sent with (the
+//! reference count the future held, moved: nothing allocated) to judge its
+//! trailers. The answers:
 //!
 //! | response | token invalidated | retried once |
 //! |---|---|---|
 //! | 401, or `WWW-Authenticate: Bearer error="invalid_token"`, or gRPC `UNAUTHENTICATED` | exactly the one the request carried | yes, with a newer token, if the body can be replayed ([`ReplayBody`]) |
 //! | the same, body not replayable (a stream still being produced) | yes | no: the rejection goes back to the caller |
-//! | 403, gRPC `PERMISSION_DENIED` | only with [`freshen_http::Rules::invalidate_on_forbidden`] | likewise |
+//! | gRPC `UNAUTHENTICATED` in the trailers (a server stream, or a unary answer whose headers came first) | yes, when the caller reads the trailers ([`BearerBody`]) | no: the response has already been streamed to the caller, who gets the status |
+//! | 403, gRPC `PERMISSION_DENIED` (headers or trailers) | only with [`freshen_http::Rules::invalidate_on_forbidden`] | likewise |
 //!
 //! A retry never resends the rejected token, even when its invalidation
 //! cannot be confirmed. Each request is retried at most once, and a burst
@@ -45,6 +49,7 @@
 //! - `metrics`: the counter `freshen.http.auth_retry` (no labels), one per
 //!   request retried after a rejection. Off, it costs nothing.
 
+mod body;
 mod error;
 mod future;
 mod layer;
@@ -52,6 +57,7 @@ mod replay;
 #[cfg(feature = "tonic")]
 mod tonic;
 
+pub use body::BearerBody;
 pub use error::BearerError;
 pub use future::ResponseFuture;
 pub use layer::{BearerLayer, BearerService, DEFAULT_REPLAY_LIMIT};

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use freshen_cache::{Cache, ManualClock};
 use freshen_core::{ConfigError, ErrorKind};
 use freshen_testkit::resource_server::{ManualTokio, Registry, RegistrySource, ResourceServer};
-use freshen_tower::{BearerError, BearerLayer, BearerService};
+use freshen_tower::{BearerBody, BearerError, BearerLayer, BearerService};
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
@@ -63,7 +63,7 @@ impl Setup {
             .unwrap()
     }
 
-    async fn send(&self, request: Request<Body>) -> Response<hyper::body::Incoming> {
+    async fn send(&self, request: Request<Body>) -> Response<BearerBody<hyper::body::Incoming>> {
         let mut client = self.client.clone();
         client.ready().await.unwrap().call(request).await.unwrap()
     }

@@ -18,7 +18,7 @@ use freshen_cache::ManualClock;
 use freshen_http::Rules;
 use freshen_smol::{SmolCache, SmolRuntime};
 use freshen_testkit::resource_server::{Registry, RegistrySource};
-use freshen_tower::{BearerError, BearerLayer};
+use freshen_tower::{BearerBody, BearerError, BearerLayer};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -105,7 +105,7 @@ fn request() -> Request<Full<Bytes>> {
 async fn call(
     layer: BearerLayer<Cache>,
     server: &Scripted,
-) -> Result<Response<()>, BearerError<Infallible>> {
+) -> Result<Response<BearerBody<()>>, BearerError<Infallible>> {
     let mut service = ServiceBuilder::new().layer(layer).service(server.service());
     service.ready().await?.call(request()).await
 }

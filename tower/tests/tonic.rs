@@ -1,7 +1,9 @@
 //! freshen-tower with tonic against a real tonic server (tonic-health's
 //! service, no protoc) that checks the bearer with the strict resource
 //! server's registry: the layer on a `Channel` (async path, with the retry)
-//! and the interceptor (sync path, never blocks).
+//! and the interceptor (sync path, never blocks). A second server streams
+//! `Watch` and re-checks the token mid-stream, so `UNAUTHENTICATED` comes
+//! in the trailers, after the headers and a message.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,6 +16,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -23,13 +26,16 @@ use freshen_cache::{Cache, ManualClock};
 use freshen_http::Rules;
 use freshen_testkit::resource_server::{ManualTokio, Registry, RegistrySource};
 use freshen_tower::{BearerInterceptor, BearerLayer, BearerService};
+use futures_lite::{Stream, StreamExt, stream};
 use http::Uri;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tonic::Code;
 use tonic::transport::{Channel, Server};
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 type TokenCache = Cache<RegistrySource, ManualTokio>;
@@ -363,4 +369,187 @@ async fn plain_http_to_another_host_is_refused() {
         "nothing sent"
     );
     assert_eq!(s.registry.issued(), 0, "no token fetched");
+}
+
+/// A health service that checks the caller's token at the start of each
+/// call, and a `Watch` stream that, after its first message, checks it
+/// again when the test cues it: a token refused then ends the stream with
+/// `UNAUTHENTICATED` in the trailers (tonic's server sends the headers and
+/// the message first); one still good ends it with `OK` (`grpc-status: 0`
+/// in the trailers).
+struct Rechecking {
+    registry: Arc<Registry>,
+    cue: Arc<Notify>,
+    watches: Arc<AtomicUsize>,
+}
+
+fn serving() -> HealthCheckResponse {
+    HealthCheckResponse {
+        status: ServingStatus::Serving as i32,
+    }
+}
+
+fn unauthenticated(refusal: impl std::fmt::Debug) -> tonic::Status {
+    tonic::Status::unauthenticated(format!("{refusal:?}"))
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, tonic::Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Health for Rechecking {
+    async fn check(
+        &self,
+        request: tonic::Request<HealthCheckRequest>,
+    ) -> Result<tonic::Response<HealthCheckResponse>, tonic::Status> {
+        let headers = request.metadata().clone().into_headers();
+        self.registry
+            .admit(&headers)
+            .await
+            .map_err(unauthenticated)?;
+        Ok(tonic::Response::new(serving()))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: tonic::Request<HealthCheckRequest>,
+    ) -> Result<tonic::Response<WatchStream>, tonic::Status> {
+        self.watches.fetch_add(1, Ordering::SeqCst);
+        let headers = request.metadata().clone().into_headers();
+        self.registry
+            .admit(&headers)
+            .await
+            .map_err(unauthenticated)?;
+        let (registry, cue) = (Arc::clone(&self.registry), Arc::clone(&self.cue));
+        let recheck = async move {
+            cue.notified().await;
+            registry
+                .admit(&headers)
+                .await
+                .err()
+                .map(|r| Err(unauthenticated(r)))
+        };
+        let messages = stream::once(Some(Ok(serving())))
+            .chain(stream::once_future(recheck))
+            .filter_map(|message| message);
+        Ok(tonic::Response::new(Box::pin(messages)))
+    }
+}
+
+struct Streaming {
+    registry: Arc<Registry>,
+    cache: TokenCache,
+    cue: Arc<Notify>,
+    watches: Arc<AtomicUsize>,
+    client: HealthClient<BearerService<Channel, TokenCache>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn streaming() -> Streaming {
+    let clock = ManualClock::new();
+    let registry = Registry::new(clock.clone());
+    let (cue, watches) = (Arc::new(Notify::new()), Arc::new(AtomicUsize::new(0)));
+    let service = HealthServer::new(Rechecking {
+        registry: Arc::clone(&registry),
+        cue: Arc::clone(&cue),
+        watches: Arc::clone(&watches),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri: Uri = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let server = tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let _ = Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    let channel = Channel::builder(uri.clone()).connect().await.unwrap();
+    let cache = Cache::new(
+        registry.source(Duration::from_secs(3600)),
+        ManualTokio::new(clock),
+    );
+    let layer = BearerLayer::with_rules(cache.clone(), Rules::new().origin(uri));
+    let client = HealthClient::new(ServiceBuilder::new().layer(layer).service(channel));
+    Streaming {
+        registry,
+        cache,
+        cue,
+        watches,
+        client,
+        _server: server,
+    }
+}
+
+impl Streaming {
+    /// A `Watch` through the layer, its first message read.
+    async fn watch(&mut self) -> tonic::codec::Streaming<HealthCheckResponse> {
+        let mut stream = self
+            .client
+            .watch(HealthCheckRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        assert_eq!(first.status(), ServingStatus::Serving);
+        stream
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_in_a_streams_trailers_invalidates_its_token_without_a_retry() {
+    let mut s = streaming().await;
+    let mut stream = s.watch().await;
+    assert_eq!(s.registry.issued(), 1);
+    let refused = s.registry.newest().unwrap();
+    assert_eq!(s.cache.token().await.unwrap().secret(), refused);
+
+    // The server stops taking the token mid-stream, and says so in the
+    // trailers: the caller gets the status, as it would without the layer.
+    s.registry.revoke(&refused);
+    s.cue.notify_one();
+    let status = stream.message().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(s.registry.rejected(), 1);
+    assert_eq!(s.watches.load(Ordering::SeqCst), 1, "not retried");
+
+    // The refused token is gone from the cache: the next call carries a
+    // new one (one fetch), and the server takes it at once.
+    assert_eq!(check(&mut s.client).await.unwrap(), ServingStatus::Serving);
+    assert_eq!(s.registry.issued(), 2, "exactly one new fetch");
+    assert_eq!(
+        s.registry.rejected(),
+        1,
+        "the refused token was not sent again"
+    );
+    assert_eq!(s.registry.accepted(), 2);
+    assert_ne!(s.cache.token().await.unwrap().secret(), refused);
+    assert_eq!(s.watches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ok_in_a_streams_trailers_invalidates_nothing() {
+    let mut s = streaming().await;
+    let mut stream = s.watch().await;
+    let token = s.registry.newest().unwrap();
+
+    // The token is still good: the stream ends with `grpc-status: 0` in
+    // its trailers, read through the layer's body.
+    s.cue.notify_one();
+    assert!(stream.message().await.unwrap().is_none());
+    let trailers = stream.trailers().await.unwrap().expect("trailers");
+    assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+
+    // Unary calls end with the same trailers (after the headers and the
+    // message): none of them invalidates the token either.
+    for _ in 0..3 {
+        assert_eq!(check(&mut s.client).await.unwrap(), ServingStatus::Serving);
+    }
+    assert_eq!(s.cache.token().await.unwrap().secret(), token);
+    assert_eq!(s.registry.issued(), 1);
+    assert_eq!(s.registry.rejected(), 0);
+    // The watch's start and its recheck, and the three calls.
+    assert_eq!(s.registry.accepted(), 5);
 }
