@@ -2,7 +2,7 @@
 # WASI check: builds examples/wasi (freshen-blocking's inline driver, no
 # threads, no sockets) for wasm32-wasip1, runs it in two real WASI hosts
 # (Node's node:wasi, preview1; and Wasmtime, through pip's `wasmtime`
-# package, pinned in examples/wasi/requirements.txt, in a venv) and compares
+# package, pinned in .ci/wasmtime-requirements.txt, in a venv) and compares
 # each transcript with examples/wasi/expected.txt byte for byte. Fails on
 # any difference and on a non-zero exit of the module. Needs rustup, Node
 # >= 20 and python3 (with venv; installed from apt if missing).
@@ -36,15 +36,7 @@ WASM=$(bash .ci/wasm-artifact.sh "$EXAMPLE/Cargo.toml" "$TARGET")
 echo "$WASM ($(wc -c <"$WASM") bytes)"
 
 step "Wasmtime for Python (pip, pinned), in a venv"
-VENV=$CARGO_TARGET_DIR/wasmtime-venv
-if ! "$VENV/bin/python" -c 'import wasmtime' 2>/dev/null; then
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
-    apt-get update -qq && apt-get install -y -qq python3-venv
-    python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/pip" install -q -r "$EXAMPLE/requirements.txt"
-fi
-"$VENV/bin/pip" show wasmtime | grep -E '^(Name|Version)'
+PY=$(bash .ci/wasmtime-venv.sh)
 
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
@@ -67,7 +59,7 @@ check_host() {
   fi
 }
 check_host "node:wasi (preview1)" node --no-warnings "$EXAMPLE/run.mjs"
-check_host "Wasmtime (preview1)" "$VENV/bin/python" "$EXAMPLE/run.py"
+check_host "Wasmtime (preview1)" "$PY" "$EXAMPLE/run.py"
 if [ "$fail" -ne 0 ]; then
   echo; echo "WASI check FAILED"
   exit 1

@@ -6,11 +6,13 @@
 # its size and what it is made of, transpiles it with jco and runs it in
 # Node with @bytecodealliance/preview2-shim (both pinned by
 # examples/wasi-http/host/package-lock.json, installed with `npm ci`, the
-# install timed). The example's native tests then drive the component
-# there: testkit's whole transport conformance suite against FaultServers
-# on 127.0.0.1, and a BlockingCache fetching short-lived tokens across two
-# rotations (its transcript is printed). Also lints freshen-wasi-http and
-# the example for wasm32-wasip2. Needs rustup, Node >= 20 and npm.
+# install timed), and then in Wasmtime's own host (pip's `wasmtime`,
+# pinned in .ci/wasmtime-requirements.txt). The example's native tests
+# drive the component in each host: testkit's whole transport conformance
+# suite against FaultServers on 127.0.0.1, and a BlockingCache fetching
+# short-lived tokens across two rotations (its transcript is printed). Also
+# lints freshen-wasi-http and the example for wasm32-wasip2. Needs rustup,
+# Node >= 20, npm and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -57,13 +59,23 @@ rm -rf "$HOST/component"
 node "$HOST/transpile.mjs" "$WASM" "$HOST/component"
 export FRESHEN_WASI_COMPONENT=$HOST/component
 
-step "in the host: the example's own tests (the wire protocol, native)"
+step "the example's own tests (the wire protocol, native)"
 cargo test --manifest-path "$EXAMPLE/Cargo.toml" --lib
 
-step "in the host: testkit's transport conformance suite over wasi:http"
+step "in Node: testkit's transport conformance suite over wasi:http"
 cargo test --manifest-path "$EXAMPLE/Cargo.toml" --test transport_in_host -- --test-threads=2
 
-step "in the host: a BlockingCache (inline) across two rotations of 4-second tokens"
+step "in Node: a BlockingCache (inline) across two rotations of 4-second tokens"
 cargo test --manifest-path "$EXAMPLE/Cargo.toml" --test rotation_in_host -- --nocapture
 
-echo; echo "WASI 0.2 check passed"
+step "Wasmtime for Python (pip, pinned), in a venv: Wasmtime's own wasi:http host"
+FRESHEN_WASI_WASMTIME=$(bash .ci/wasmtime-venv.sh)
+export FRESHEN_WASI_WASMTIME FRESHEN_WASI_COMPONENT_WASM=$WASM
+
+step "in Wasmtime: testkit's transport conformance suite over wasi:http"
+cargo test --manifest-path "$EXAMPLE/Cargo.toml" --test transport_in_host -- --test-threads=2
+
+step "in Wasmtime: a BlockingCache (inline) across two rotations of 4-second tokens"
+cargo test --manifest-path "$EXAMPLE/Cargo.toml" --test rotation_in_host -- --nocapture
+
+echo; echo "WASI 0.2 check passed (Node and Wasmtime)"

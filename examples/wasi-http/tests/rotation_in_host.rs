@@ -1,4 +1,5 @@
-//! The component in a real WASI 0.2 host (Node: jco + preview2-shim)
+//! The component in a real WASI 0.2 host (Node: jco + preview2-shim; or
+//! Wasmtime, see common/mod.rs)
 //! fetches short-lived tokens over `wasi:http` from a token endpoint on
 //! 127.0.0.1 and keeps a `BlockingCache` in `Mode::Inline` fresh across
 //! rotations, on the host's real clock.

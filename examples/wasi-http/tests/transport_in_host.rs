@@ -1,6 +1,7 @@
 //! testkit's transport conformance suite, every case, for
-//! `WasiHttpTransport` running inside the wasm32-wasip2 component in Node
-//! (jco + preview2-shim): the FaultServers run here, on 127.0.0.1, and each
+//! `WasiHttpTransport` running inside the wasm32-wasip2 component in a real
+//! host (Node with jco + preview2-shim, or Wasmtime: see common/mod.rs):
+//! the FaultServers run here, on 127.0.0.1, and each
 //! request crosses the real host's `wasi:http/outgoing-handler`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

@@ -1,4 +1,8 @@
-//! Runs the transpiled component in Node (host/run.mjs) from a native test.
+//! Runs the component from a native test, in one of two WASI 0.2 hosts:
+//! Node with jco's transpilation and the preview2 shim (host/run.mjs, the
+//! default), or Wasmtime's own host through pip's `wasmtime` package
+//! (host/run_wasmtime.py), when `FRESHEN_WASI_WASMTIME` names the python
+//! that has it. .ci/wasip2.sh runs the tests in both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -23,12 +27,30 @@ pub fn component_dir() -> PathBuf {
     }
 }
 
+/// The component itself (the `.wasm`), for Wasmtime; .ci/wasip2.sh sets it.
+pub fn component_wasm() -> PathBuf {
+    match std::env::var_os("FRESHEN_WASI_COMPONENT_WASM") {
+        Some(path) => PathBuf::from(path),
+        None => panic!(
+            "FRESHEN_WASI_COMPONENT_WASM is not set: with FRESHEN_WASI_WASMTIME, these tests \
+             run the wasm32-wasip2 component in Wasmtime; run them with `bash .ci/wasip2.sh`"
+        ),
+    }
+}
+
 fn host() -> Command {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("host/run.mjs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("host");
+    if let Some(python) = std::env::var_os("FRESHEN_WASI_WASMTIME") {
+        let mut command = Command::new(python);
+        command
+            .arg(dir.join("run_wasmtime.py"))
+            .arg(component_wasm());
+        return command;
+    }
     let mut command = Command::new("node");
     command
         .arg("--no-warnings")
-        .arg(script)
+        .arg(dir.join("run.mjs"))
         .arg(component_dir());
     command
 }
@@ -39,7 +61,7 @@ pub fn run(args: &[&str]) -> Output {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .expect("node runs")
+        .expect("the host runs")
 }
 
 /// `WasiHttpTransport` inside the component, one `serve` process per
@@ -56,7 +78,7 @@ impl InHost {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("node starts");
+            .expect("the host starts");
         let stdin = child.stdin.take().expect("stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut ready = String::new();
