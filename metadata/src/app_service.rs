@@ -28,6 +28,7 @@ use freshen_core::{ConfigError, Error, ErrorKind};
 use freshen_oauth::http::{HttpRequest, Method};
 use zeroize::Zeroizing;
 
+use crate::identity::Identity;
 use crate::query;
 
 /// The environment variable that holds the endpoint's URL.
@@ -39,15 +40,6 @@ pub const IDENTITY_HEADER_NAME: &str = "X-IDENTITY-HEADER";
 /// The `api-version` sent: the one the platform documents for
 /// `IDENTITY_ENDPOINT`.
 pub const APP_SERVICE_API_VERSION: &str = "2019-08-01";
-
-/// Which user-assigned identity to ask for (none: the system-assigned one).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Identity {
-    System,
-    ClientId(String),
-    PrincipalId(String),
-    ResourceId(String),
-}
 
 /// Which token to ask App Service's identity endpoint for. Build it with
 /// [`AzureAppService::from_env`] (or [`AzureAppService::new`] for a test's
@@ -126,7 +118,7 @@ impl AzureAppService {
     /// The user-assigned identity with this principal (object) id.
     #[must_use]
     pub fn with_principal_id(mut self, id: impl Into<String>) -> Self {
-        self.identity = Identity::PrincipalId(id.into());
+        self.identity = Identity::ObjectId(id.into());
         self
     }
 
@@ -150,16 +142,8 @@ impl AzureAppService {
         query::encode_into(&mut url, &self.resource);
         url.push_str("&api-version=");
         url.push_str(APP_SERVICE_API_VERSION);
-        let (name, id) = match &self.identity {
-            Identity::System => return url,
-            Identity::ClientId(id) => ("client_id", id),
-            Identity::PrincipalId(id) => ("principal_id", id),
-            Identity::ResourceId(id) => ("mi_res_id", id),
-        };
-        url.push('&');
-        url.push_str(name);
-        url.push('=');
-        query::encode_into(&mut url, id);
+        self.identity
+            .push_query(&mut url, ["client_id", "principal_id", "mi_res_id"]);
         url
     }
 

@@ -25,6 +25,7 @@ use freshen_core::{Error, Retry};
 
 use freshen_oauth::http::{HttpRequest, Method};
 
+use crate::identity::Identity;
 use crate::query;
 
 /// IMDS's documented endpoint (scheme and host).
@@ -36,15 +37,6 @@ pub const AZURE_IMDS_API_VERSION: &str = "2018-02-01";
 
 /// How long before expiry IMDS is taken to renew its cached token.
 pub const AZURE_RENEWAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
-
-/// Which user-assigned identity to ask for (none: the system-assigned one).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Identity {
-    System,
-    ClientId(String),
-    ObjectId(String),
-    ResourceId(String),
-}
 
 /// Which token to ask Azure IMDS for. Build it, then hand it to
 /// [`crate::MetadataSource::azure`].
@@ -117,16 +109,8 @@ impl AzureImds {
             self.endpoint
         );
         query::encode_into(&mut url, &self.resource);
-        let (name, id) = match &self.identity {
-            Identity::System => return url,
-            Identity::ClientId(id) => ("client_id", id),
-            Identity::ObjectId(id) => ("object_id", id),
-            Identity::ResourceId(id) => ("msi_res_id", id),
-        };
-        url.push('&');
-        url.push_str(name);
-        url.push('=');
-        query::encode_into(&mut url, id);
+        self.identity
+            .push_query(&mut url, ["client_id", "object_id", "msi_res_id"]);
         url
     }
 

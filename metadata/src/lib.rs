@@ -51,6 +51,7 @@
 pub mod app_service;
 pub mod azure;
 pub mod gce;
+mod identity;
 mod query;
 
 use std::fmt;
