@@ -88,9 +88,13 @@ fn a_node_adopting_late_stops_using_the_token_when_the_fetcher_does() {
         diff < Duration::from_millis(100),
         "a {a_left:?}, b {b_left:?}"
     );
+    // Each node reads its own coarse clock (a tick of 1-4 ms on this kernel,
+    // 10 ms where HZ=100), and Redis's PTTL is in whole milliseconds: two
+    // ticks and a millisecond of slack, far below the 375 ms an adopter
+    // that took the remaining life as is would serve too long.
     assert!(
-        b_left <= a_left + Duration::from_millis(5),
-        "the adopter must not outlast the fetcher"
+        b_left <= a_left + Duration::from_millis(21),
+        "the adopter must not outlast the fetcher: a {a_left:?}, b {b_left:?}"
     );
     assert_eq!((ma.calls(), mb.calls()), (1, 0));
 }
