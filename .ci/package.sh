@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packages every crate freshen publishes, as `cargo publish` would, without
 # uploading anything: each crate's manifest is checked for the metadata
-# crates.io shows (description, keywords, categories, documentation, readme,
+# the crate registry shows (description, keywords, categories, documentation, readme,
 # license) and for its own copies of the root's LICENSE-MIT and
 # LICENSE-APACHE, then `cargo package` builds each .crate and verifies it
 # (a build of the unpacked crate, against its dependencies as a registry
@@ -16,7 +16,7 @@
 # it the build). Cargo 1.90 and later package several crates in one
 # invocation (`-p a -p b ...`, or `--workspace`): they are ordered by
 # dependency and each is "published" into a temporary local registry laid
-# over crates.io, so every crate's lockfile and build resolve its siblings
+# over the crate registry, so every crate's lockfile and build resolve its siblings
 # from their packaged sources, offline. So no crate here needs `--no-verify`.
 # The list below is in dependency order all the same, for a human (or an
 # older cargo) publishing one crate at a time.
@@ -25,7 +25,7 @@
 # are `publish = false`: they are dev-dependencies or workspaces of their
 # own, never a dependency of a published crate (checked below).
 #
-# Env: PACKAGE_ONLINE=1 lets cargo reach crates.io (by default it works
+# Env: PACKAGE_ONLINE=1 lets cargo reach the crate registry (by default it works
 # offline, from what the build and test steps already fetched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
