@@ -11,27 +11,16 @@
 )]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use freshen_cache::ReadMode;
-use freshen_cache::driver::{Outcome, Shared, Step};
-use freshen_core::{Fetched, Instant, Policy};
+use freshen_cache::driver::Shared;
+use freshen_core::{Instant, Policy};
 
-const HOUR: Duration = Duration::from_secs(3600);
-
-/// Fetches `secret` at `now` for an hour.
-fn refresh(shared: &Shared, secret: &str, now: Instant) {
-    let Step::Run { attempt, .. } = shared.decide(now) else {
-        panic!("expected an attempt")
-    };
-    let fetched = Fetched::new(secret).with_lifetime(HOUR);
-    shared.complete(&attempt, Outcome::Fetched(Ok(fetched)), now, now);
-}
+mod common;
+use common::{HOUR, holding_with, refresh};
 
 fn holding(secret: &str) -> Shared {
-    let shared = Shared::with_read_mode(Policy::default(), None, Some(1), ReadMode::Shared);
-    refresh(&shared, secret, Instant::ZERO);
-    shared
+    holding_with(secret, ReadMode::Shared)
 }
 
 #[test]

@@ -11,28 +11,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use freshen_cache::driver::{Outcome, POOL, SPARES, Shared, Step};
-use freshen_core::{Fetched, Instant, Policy};
+use freshen_cache::driver::{POOL, SPARES, Shared, Step};
+use freshen_core::{Instant, Policy};
 
-const HOUR: Duration = Duration::from_secs(3600);
-
-/// A shared cache holding `secret`, fetched at `now`.
-fn refresh(shared: &Shared, secret: &str, now: Instant) {
-    refresh_for(shared, secret, now, HOUR);
-}
-
-fn refresh_for(shared: &Shared, secret: &str, now: Instant, lifetime: Duration) {
-    let Step::Run { attempt, .. } = shared.decide(now) else {
-        panic!("expected an attempt")
-    };
-    let fetched = Fetched::new(secret).with_lifetime(lifetime);
-    shared.complete(&attempt, Outcome::Fetched(Ok(fetched)), now, now);
-}
+mod common;
+use common::{holding_with, refresh, refresh_for};
 
 fn holding(secret: &str) -> Shared {
-    let shared = Shared::new(Policy::default(), None, Some(1));
-    refresh(&shared, secret, Instant::ZERO);
-    shared
+    holding_with(secret, freshen_cache::ReadMode::PerThread)
 }
 
 #[test]
