@@ -143,7 +143,13 @@ fn send_one(
     let future = outgoing_handler::handle(outgoing, Some(options))
         .map_err(|code| map_error(config, code, &request.url))?;
 
-    write_body(&body, request)?;
+    if let Err(failed) = write_body(&body, request) {
+        // The body stream breaks when the connection does (refused, reset),
+        // and the stream's own error rarely says why: the response future
+        // holds the host's reason, so it is asked first.
+        drop(body);
+        return Err(host_reason(config, &future, request, deadline).unwrap_or(failed));
+    }
     OutgoingBody::finish(body, None).map_err(|code| map_error(config, code, &request.url))?;
 
     let ready = future.subscribe();
@@ -155,6 +161,24 @@ fn send_one(
                 return Err(transport_error(request, "the host gave the response twice"));
             }
             None => deadline.wait(&ready, config)?,
+        }
+    }
+}
+
+/// The host's error for a request whose body could not be written, waited
+/// for until the deadline; `None` when the host names none.
+fn host_reason(
+    config: &TransportConfig,
+    future: &http::FutureIncomingResponse,
+    request: &HttpRequest,
+    deadline: &Deadline,
+) -> Option<Error> {
+    let ready = future.subscribe();
+    loop {
+        match future.get() {
+            Some(Ok(Err(code))) => return Some(map_error(config, code, &request.url)),
+            Some(_) => return None,
+            None => deadline.wait(&ready, config).ok()?,
         }
     }
 }
