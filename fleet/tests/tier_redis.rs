@@ -13,9 +13,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Events, KEY, Mint, namespace, node, node_with, raw};
+use common::{Events, KEY, Mint, namespace, node, node_timed, node_with, raw};
 use freshen_core::BlockingTokenSource;
-use freshen_fleet::{FleetEvent, Origin, Sealing};
+use freshen_fleet::{DEFAULT_TIMEOUT, FleetEvent, Origin, Sealing};
 use freshen_testkit::RedisServer;
 use redis::Commands;
 
@@ -277,7 +277,14 @@ fn a_failed_delete_after_a_rejection_still_refreshes_and_never_resends_the_token
     let (ea, eb) = (Events::default(), Events::default());
     let (ma, mb) = (Mint::new("a", LIFE), Mint::new("b", LIFE));
     let a = node(redis.url(), &ns, ma.clone(), &ea);
-    let b = node(redis.url(), &ns, mb.clone(), &eb);
+    let b = node_timed(
+        redis.url(),
+        &ns,
+        mb.clone(),
+        &eb,
+        Sealing::key(KEY),
+        DEFAULT_TIMEOUT,
+    );
     BlockingTokenSource::fetch(&a).unwrap();
     BlockingTokenSource::fetch(&b).unwrap();
     assert!(b.reject("a-1"));
@@ -346,7 +353,14 @@ fn a_frozen_redis_costs_a_refresh_tens_of_milliseconds_not_a_caller_error() {
     let ns = namespace("frozen");
     let e = Events::default();
     let m = Mint::new("a", LIFE);
-    let a = node(redis.url(), &ns, m.clone(), &e);
+    let a = node_timed(
+        redis.url(),
+        &ns,
+        m.clone(),
+        &e,
+        Sealing::key(KEY),
+        DEFAULT_TIMEOUT,
+    );
     BlockingTokenSource::fetch(&a).unwrap();
     redis.pause().unwrap();
     let started = Instant::now();

@@ -100,6 +100,12 @@ pub(crate) fn node(
     node_with(url, namespace, mint, events, Sealing::key(KEY))
 }
 
+/// The store timeout of a node on a healthy Redis: wider than the default
+/// (50 ms), so a store read slowed by the rest of the test suite running
+/// beside it is not taken for an outage, which would make the node fetch
+/// alone (correctly) and the test see another token than it expects.
+pub(crate) const HEALTHY_STORE_TIMEOUT: Duration = Duration::from_millis(250);
+
 pub(crate) fn node_with(
     url: &str,
     namespace: &str,
@@ -107,10 +113,23 @@ pub(crate) fn node_with(
     events: &Events,
     sealing: Sealing,
 ) -> SharedTier<Mint, RedisStore> {
+    node_timed(url, namespace, mint, events, sealing, HEALTHY_STORE_TIMEOUT)
+}
+
+/// A node whose store calls give up after `timeout`: the tests that freeze
+/// Redis measure what the default costs.
+pub(crate) fn node_timed(
+    url: &str,
+    namespace: &str,
+    mint: Mint,
+    events: &Events,
+    sealing: Sealing,
+    timeout: Duration,
+) -> SharedTier<Mint, RedisStore> {
     let sink = events.0.clone();
     SharedTier::builder(
         mint,
-        RedisStore::open(url).unwrap(),
+        RedisStore::open(url).unwrap().with_timeout(timeout),
         request().shape_key(),
         sealing,
     )
