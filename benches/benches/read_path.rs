@@ -878,6 +878,40 @@ fn controls(b: &mut Bench<'_>) {
             black_box(x);
         },
     );
+    // The same ALU work as 8 independent chains: it fills the core's
+    // execution ports where the chain above waits on each multiply. If the
+    // two vCPUs share one physical core, this row slows on 2 threads and
+    // the one above does not.
+    b.read(
+        "control: 8 independent xorshift-multiply chains, 4 rounds each (ALU throughput)",
+        || {
+            let mut x: [u64; 8] = black_box(core::array::from_fn(|i| 0x9E37_79B9 + i as u64));
+            for _ in 0..4 {
+                for v in &mut x {
+                    *v = (*v ^ (*v >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                }
+            }
+            black_box(x);
+        },
+    );
+    // Loads and stores a read path makes, on memory no other thread touches:
+    // 32 dependent loads through a per-thread 4 KiB ring of indices (always
+    // in L1), and a store. Slower on 2 threads only if the machine is.
+    b.local(
+        "control: 32 dependent loads and a store in a per-thread L1 buffer (nothing shared)",
+        || {
+            let next: Box<[usize; 512]> = Box::new(core::array::from_fn(|i| (i * 97 + 1) % 512));
+            (next, 0_usize)
+        },
+        |(next, at): &mut (Box<[usize; 512]>, usize)| {
+            let mut i = black_box(*at);
+            for _ in 0..32 {
+                i = next[i];
+            }
+            *at = i;
+            black_box(i);
+        },
+    );
     // The barriers of an arc-swap guard, each thread on its own cache line.
     b.local(
         "control: xchg + lock cmpxchg on a per-thread slot",
