@@ -179,7 +179,7 @@ impl ReadPath {
 
     /// Puts `handle` among this thread's spares if they follow its token
     /// and have room; otherwise see [`Spared::returned`].
-    #[inline]
+    #[inline(never)]
     pub(crate) fn give_back(&self, handle: Arc<Token>) {
         let Some(spared) = &self.spares else {
             release(handle);
