@@ -37,6 +37,18 @@ impl<C> Clone for Authorizer<C> {
     }
 }
 
+impl<C> Authorizer<C> {
+    /// The cache.
+    pub fn cache(&self) -> &C {
+        &self.inner.cache
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.inner.rules
+    }
+}
+
 impl<C: BearerCache> Authorizer<C> {
     /// The rules over `cache`.
     pub fn new(cache: C, rules: Rules) -> Self {
@@ -47,16 +59,6 @@ impl<C: BearerCache> Authorizer<C> {
                 headers: BearerHeaders::new(),
             }),
         }
-    }
-
-    /// The cache.
-    pub fn cache(&self) -> &C {
-        &self.inner.cache
-    }
-
-    /// The rules.
-    pub fn rules(&self) -> &Rules {
-        &self.inner.rules
     }
 
     /// Whether a token may be sent to `uri` (see [`Rules::check_uri`]).

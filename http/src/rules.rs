@@ -47,11 +47,26 @@ type ForbiddenPredicate = dyn Fn(StatusCode, &HeaderMap) -> bool + Send + Sync;
 /// client is rarely allowed more, so evicting it by default would only
 /// turn every forbidden call into a token request. Some servers answer 403
 /// for a revoked token; those opt in.
-#[derive(Clone, Default)]
+///
+/// With [`Rules::retry_rejected`]`(false)` nothing is retried: a rejected
+/// token is still invalidated, and the rejection goes back to the caller.
+#[derive(Clone)]
 pub struct Rules {
     allow_insecure_http: bool,
+    retry_rejected: bool,
     origin: Option<Uri>,
     forbidden: Option<Arc<ForbiddenPredicate>>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            allow_insecure_http: false,
+            retry_rejected: true,
+            origin: None,
+            forbidden: None,
+        }
+    }
 }
 
 impl Rules {
@@ -67,6 +82,31 @@ impl Rules {
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
+    }
+
+    /// Whether a request whose token was rejected is sent again once with
+    /// a newer token (default `true`). Off, the integrations keep no copy
+    /// of the request (its headers and body) for a retry: the rejected
+    /// token is invalidated all the same, and the rejection goes back to
+    /// the caller, who decides (for requests that must not be sent twice,
+    /// or to save the copy on every request).
+    ///
+    /// ```
+    /// use freshen_http::Rules;
+    ///
+    /// assert!(Rules::new().retries_rejected());
+    /// assert!(!Rules::new().retry_rejected(false).retries_rejected());
+    /// ```
+    #[must_use]
+    pub fn retry_rejected(mut self, retry: bool) -> Self {
+        self.retry_rejected = retry;
+        self
+    }
+
+    /// Whether a rejected request is retried (see [`Rules::retry_rejected`]).
+    #[inline]
+    pub fn retries_rejected(&self) -> bool {
+        self.retry_rejected
     }
 
     /// Where requests whose URI is a path only are sent: tonic's requests
@@ -252,6 +292,7 @@ impl fmt::Debug for Rules {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rules")
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("retry_rejected", &self.retry_rejected)
             .field(
                 "origin",
                 &self.origin.as_ref().map(|o| display_url(&o.to_string())),

@@ -13,6 +13,7 @@
 //! | 401, or `WWW-Authenticate: Bearer error="invalid_token"` | exactly the one the request carried | yes, with a newer token, if `Request::try_clone` can copy the request |
 //! | the same, body not replayable (`Body::wrap_stream`) | yes | no: the rejection goes back to the caller |
 //! | 403 | only with [`freshen_http::Rules::invalidate_on_forbidden`] | likewise |
+//! | any rejection, with [`freshen_http::Rules::retry_rejected`]`(false)` | yes | no: no copy of the request is made |
 //!
 //! A retry never resends the rejected token, even when its invalidation
 //! cannot be confirmed. Each request is retried at most once, and a burst

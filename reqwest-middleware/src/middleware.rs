@@ -106,8 +106,12 @@ impl<C: BearerCache> Middleware for BearerMiddleware<C> {
         }
         .map_err(Error::middleware)?;
         // reqwest decides what can be replayed: a buffered body can, a
-        // stream cannot.
-        let copy = request.try_clone();
+        // stream cannot. No copy at all when the rules retry nothing.
+        let copy = if self.auth.rules().retries_rejected() {
+            request.try_clone()
+        } else {
+            None
+        };
         request
             .headers_mut()
             .insert(AUTHORIZATION, bearer.header().clone());

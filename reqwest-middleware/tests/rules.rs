@@ -126,6 +126,25 @@ async fn a_second_401_goes_back_to_the_caller() {
 }
 
 #[tokio::test]
+async fn with_retry_off_a_401_goes_back_and_the_next_request_carries_a_newer_token() {
+    let (cache, registry) = cache();
+    let server = Scripted::new([(StatusCode::UNAUTHORIZED, None)]);
+    let middleware = BearerMiddleware::with_rules(cache, Rules::new().retry_rejected(false));
+    let first = call(middleware.clone(), &server).await.unwrap();
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "not retried, replayable body or not"
+    );
+    let second = call(middleware, &server).await.unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+    let seen = server.seen();
+    assert_ne!(seen[0], seen[1], "the rejected token was invalidated");
+    assert_eq!(registry.issued(), 2);
+}
+
+#[tokio::test]
 async fn invalid_token_in_the_challenge_rejects_whatever_the_status() {
     let (cache, _) = cache();
     let challenge = Some("Bearer realm=\"api\", error=\"invalid_token\"");

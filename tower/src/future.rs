@@ -163,9 +163,14 @@ where
         S: Clone,
         B: ReplayBody,
     {
-        let retry = match request.body_mut().replay(limit) {
-            Some(body) => Some((service.clone(), Replay::of(&request, body))),
-            None => None,
+        // No copy at all when the rules retry nothing.
+        let retry = if stamp.auth.rules().retries_rejected() {
+            request
+                .body_mut()
+                .replay(limit)
+                .map(|body| (service.clone(), Replay::of(&request, body)))
+        } else {
+            None
         };
         request
             .headers_mut()

@@ -172,6 +172,28 @@ fn a_second_401_goes_back_to_the_caller() {
 }
 
 #[test]
+fn with_retry_off_a_401_goes_back_and_the_next_request_carries_a_newer_token() {
+    smol::block_on(async {
+        let (cache, registry) = cache();
+        let server = Scripted::new([(StatusCode::UNAUTHORIZED, None)]);
+        let layer = BearerLayer::with_rules(cache, Rules::new().retry_rejected(false));
+        let mut service = ServiceBuilder::new().layer(layer).service(server.service());
+        let first = service.ready().await.unwrap().call(request()).await;
+        assert_eq!(first.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            server.seen().len(),
+            1,
+            "not retried, replayable body or not"
+        );
+        let second = service.ready().await.unwrap().call(request()).await;
+        assert_eq!(second.unwrap().status(), StatusCode::OK);
+        let seen = server.seen();
+        assert_ne!(seen[0], seen[1], "the rejected token was invalidated");
+        assert_eq!(registry.issued(), 2);
+    });
+}
+
+#[test]
 fn invalid_token_in_the_challenge_rejects_whatever_the_status() {
     smol::block_on(async {
         let (cache, _) = cache();
