@@ -19,6 +19,9 @@
 //!   kept by the client and cloned, as a client's default headers are). The
 //!   map is already allocated; the replay copy clones it.
 //!
+//! Each is also measured under the layer with `Rules::retry_rejected(false)`,
+//! which keeps no replay copy and clones no service.
+//!
 //! Run: `cargo bench --manifest-path benches/Cargo.toml --bench request_path`
 
 use std::convert::Infallible;
@@ -29,6 +32,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use freshen_benches::PollOnce;
 use freshen_core::{Error, Fetched, TokenSource};
+use freshen_http::Rules;
 use freshen_tokio::{TokioCache, TokioRuntime};
 use freshen_tower::BearerLayer;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
@@ -133,6 +137,29 @@ fn request_path(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let response = layered.call(realistic(&body, &defaults)).poll_once();
+                black_box(response.expect("ready").expect("ok"));
+            })
+        },
+    );
+    // The same layer with `Rules::retry_rejected(false)`: no replay copy
+    // of the request, no clone of the service (a rejection goes back).
+    let mut no_retry = ServiceBuilder::new()
+        .layer(BearerLayer::with_rules(
+            cache.clone(),
+            Rules::new().retry_rejected(false),
+        ))
+        .service(bare());
+    group.bench_function("BearerLayer, retry off (fresh token)", |b| {
+        b.iter(|| {
+            let response = no_retry.call(request(&body)).poll_once();
+            black_box(response.expect("ready").expect("ok"));
+        })
+    });
+    group.bench_function(
+        "BearerLayer, retry off (fresh token), realistic request",
+        |b| {
+            b.iter(|| {
+                let response = no_retry.call(realistic(&body, &defaults)).poll_once();
                 black_box(response.expect("ready").expect("ok"));
             })
         },
