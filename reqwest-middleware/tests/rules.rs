@@ -8,41 +8,31 @@
     missing_docs
 )]
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use freshen_cache::{Cache, ManualClock};
 use freshen_core::{Error, Fetched, TokenSource};
 use freshen_http::Rules;
 use freshen_reqwest_middleware::BearerMiddleware;
-use freshen_testkit::resource_server::{ManualTokio, Registry};
+use freshen_testkit::resource_server::{Answer, ManualTokio, Registry, Script};
 use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientBuilder, Middleware, Next};
 
-/// A status to answer with, and a `WWW-Authenticate` challenge if any.
-type Answer = (StatusCode, Option<&'static str>);
-
-/// Answers with the scripted statuses in order (then 200), recording the
-/// `Authorization` header of each request; never calls the network.
+/// The script, as the last middleware: it answers, and never calls the
+/// network.
 #[derive(Clone, Default)]
-struct Scripted {
-    answers: Arc<Mutex<VecDeque<Answer>>>,
-    seen: Arc<Mutex<Vec<String>>>,
-}
+struct Scripted(Script);
 
 impl Scripted {
     fn new(answers: impl IntoIterator<Item = Answer>) -> Self {
-        Scripted {
-            answers: Arc::new(Mutex::new(answers.into_iter().collect())),
-            seen: Arc::default(),
-        }
+        Scripted(Script::new(answers))
     }
 
     fn seen(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
+        self.0.seen()
     }
 }
 
@@ -54,17 +44,7 @@ impl Middleware for Scripted {
         _: &mut Extensions,
         _: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let token = request.headers()["authorization"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        self.seen.lock().unwrap().push(token);
-        let (status, challenge) = self
-            .answers
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or((StatusCode::OK, None));
+        let (status, challenge) = self.0.answer(request.headers());
         let mut response = http::Response::builder().status(status);
         if let Some(challenge) = challenge {
             response = response.header("www-authenticate", challenge);

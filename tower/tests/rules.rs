@@ -8,16 +8,15 @@
     missing_docs
 )]
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use freshen_cache::ManualClock;
 use freshen_http::Rules;
 use freshen_smol::{SmolCache, SmolRuntime};
-use freshen_testkit::resource_server::{Registry, RegistrySource};
+use freshen_testkit::resource_server::{Answer, Registry, RegistrySource, Script};
 use freshen_tower::{BearerBody, BearerError, BearerLayer};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -25,27 +24,17 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 type Cache = SmolCache<RegistrySource, ManualClock>;
 
-/// A status to answer with, and a `WWW-Authenticate` challenge if any.
-type Answer = (StatusCode, Option<&'static str>);
-
-/// Answers with the scripted statuses in order (then 200), recording the
-/// token each request carried.
+/// The script, as a tower service.
 #[derive(Clone)]
-struct Scripted {
-    answers: Arc<Mutex<VecDeque<Answer>>>,
-    seen: Arc<Mutex<Vec<String>>>,
-}
+struct Scripted(Script);
 
 impl Scripted {
     fn new(answers: impl IntoIterator<Item = Answer>) -> Self {
-        Scripted {
-            answers: Arc::new(Mutex::new(answers.into_iter().collect())),
-            seen: Arc::default(),
-        }
+        Scripted(Script::new(answers))
     }
 
     fn seen(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
+        self.0.seen()
     }
 
     fn service(
@@ -60,19 +49,8 @@ impl Scripted {
     + 'static {
         let this = self.clone();
         tower::service_fn(move |request: Request<Full<Bytes>>| {
-            let this = this.clone();
+            let (status, challenge) = this.0.answer(request.headers());
             async move {
-                let token = request.headers()["authorization"]
-                    .to_str()
-                    .unwrap()
-                    .to_owned();
-                this.seen.lock().unwrap().push(token);
-                let (status, challenge) = this
-                    .answers
-                    .lock()
-                    .unwrap()
-                    .pop_front()
-                    .unwrap_or((StatusCode::OK, None));
                 let mut response = Response::new(());
                 *response.status_mut() = status;
                 if let Some(challenge) = challenge {
