@@ -25,7 +25,7 @@ from pathlib import Path
 GROUPS = ["read", "handoff", "tasks"]
 # The control row every contender of a group pays too.
 CONTROL = {
-    "handoff": "control: a u64 through the ring (no token)",
+    "handoff": "control: a word through the ring (no token)",
     "tasks": "control: yield_now() with no token",
 }
 CASE_ORDER = ["1 thread", "2 threads", "one way", "both ways"]

@@ -922,8 +922,17 @@ fn controls(b: &mut Bench<'_>) {
         },
     );
     // The ring alone: what every hand-off row pays before its token's cost.
-    b.handoff("control: a u64 through the ring (no token)", || {
-        black_box(7_u64)
+    // The receiver reads the word, as every contender's receiver reads what
+    // it drops (a count to decrement, a pointer to free): a value dropped
+    // unread lets the compiler skip the slot's load, and with it the cache
+    // line the sender wrote.
+    b.handoff("control: a word through the ring (no token)", || {
+        Received(black_box(7_u64))
+    });
+    // The same with a value of a `TokenRef`'s size (16 bytes, where an
+    // `Arc` is 8): information, not subtracted from any row.
+    b.handoff("control: 16 bytes through the ring (no token)", || {
+        Received(black_box([7_u64, 9]))
     });
     // The scheduler alone: spawn, and one yield per read, with no token.
     b.tasks(
@@ -937,6 +946,16 @@ struct NoToken(#[allow(dead_code)] u64);
 
 #[repr(align(128))]
 struct Padded(AtomicUsize);
+
+/// A value the receiving thread reads when it drops it.
+struct Received<T: Copy>(T);
+
+impl<T: Copy> Drop for Received<T> {
+    #[inline]
+    fn drop(&mut self) {
+        black_box(self.0);
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Baselines: the simplest shared caches. Where a token is held or moves
