@@ -32,9 +32,13 @@ mod cache;
 mod changes;
 mod clock;
 pub mod driver;
+#[allow(unsafe_code)]
+mod handles;
 pub mod keyed;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 mod observe;
+#[allow(unsafe_code)]
+mod per_thread;
 mod random;
 mod read_mode;
 mod read_path;

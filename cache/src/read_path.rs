@@ -22,7 +22,8 @@
 //! current token, and when full they hand them back in one batch to a pool
 //! the cache keeps, where threads whose spares ran out take a batch again.
 //! Two lock operations per [`SPARES`] tokens each way, instead of two
-//! contended atomic operations per token.
+//! contended atomic operations per token; and a batch moves as a number
+//! ([`Handles`]), so no handle crosses between cores one by one.
 //!
 //! Lifetime: the spares live in the cache (a `thread_local::ThreadLocal`),
 //! so they are freed, and their tokens zeroized, when the cache is dropped.
@@ -42,6 +43,8 @@ use std::sync::Arc;
 
 use freshen_core::{Generation, Instant, Token};
 
+use crate::handles::Handles;
+use crate::per_thread::PerThread;
 use crate::read_mode::ReadMode;
 use crate::sync::{AtomicU64, Mutex, Ordering, Published, lock};
 
@@ -73,7 +76,7 @@ pub(crate) struct ReadPath {
 /// What a read path with spares keeps beyond the published cell: boxed, so
 /// a cache built with [`ReadMode::Shared`] does not carry it.
 struct Spared {
-    threads: PerThread,
+    threads: PerThread<Spares>,
     /// The number of the published token ([`NONE`]: none): the one token
     /// whose handles a thread may adopt on a drop, and the pool may hold.
     current: AtomicU64,
@@ -84,7 +87,7 @@ struct Spared {
 #[derive(Default)]
 struct Pool {
     generation: Option<Generation>,
-    handles: Vec<Arc<Token>>,
+    handles: Handles,
 }
 
 impl fmt::Debug for ReadPath {
@@ -261,39 +264,23 @@ impl Spared {
             pool.handles.clear();
             pool.generation = Some(generation);
         }
-        if pool.handles.len() >= POOL {
+        if let Some(refused) = pool.handles.push(handle, POOL) {
             drop(pool);
-            release(handle);
+            release(refused);
             return;
         }
-        pool.handles.push(handle);
-        while pool.handles.len() < POOL {
-            match spares.pop() {
-                Some(spare) => pool.handles.push(spare),
-                None => break,
-            }
-        }
+        pool.handles.take_from(&spares.handles, POOL);
     }
 
     /// A handle from the pool if it holds `generation`'s, and up to
     /// [`SPARES`] more moved into `spares`.
     fn take_batch(&self, spares: &Spares, generation: Generation) -> Option<Arc<Token>> {
-        let mut pool = lock(&self.pool);
+        let pool = lock(&self.pool);
         if pool.generation != Some(generation) {
             return None;
         }
         let first = pool.handles.pop()?;
-        while spares.count.get() < SPARES {
-            match pool.handles.pop() {
-                Some(handle) => {
-                    if let Some(refused) = spares.push(handle) {
-                        pool.handles.push(refused);
-                        break;
-                    }
-                }
-                None => break,
-            }
-        }
+        spares.handles.take_from(&pool.handles, SPARES);
         Some(first)
     }
 }
@@ -317,29 +304,19 @@ struct Spares {
     /// The token the handles are of (`None`: nothing published).
     generation: Cell<Option<Generation>>,
     fresh_until: Cell<Instant>,
-    count: Cell<usize>,
-    handles: [Cell<Option<Arc<Token>>>; SPARES],
+    handles: Handles,
 }
 
 impl Spares {
     #[inline]
     fn pop(&self) -> Option<Arc<Token>> {
-        let n = self.count.get().checked_sub(1)?;
-        let handle = self.handles.get(n)?.take()?;
-        self.count.set(n);
-        Some(handle)
+        self.handles.pop()
     }
 
     /// Keeps `handle`, or gives it back if there is no room.
     #[inline]
     fn push(&self, handle: Arc<Token>) -> Option<Arc<Token>> {
-        let n = self.count.get();
-        let cell = match self.handles.get(n) {
-            Some(cell) => cell,
-            None => return Some(handle),
-        };
-        self.count.set(n + 1);
-        cell.replace(Some(handle))
+        self.handles.push(handle, SPARES)
     }
 
     /// Follows the token of `handle`, given back on this thread, whose
@@ -347,10 +324,7 @@ impl Spares {
     /// held for another token are let go.
     fn adopt(&self, handle: &Token) {
         if self.generation.get() != Some(handle.generation()) {
-            for cell in &self.handles {
-                drop(cell.take());
-            }
-            self.count.set(0);
+            self.handles.clear();
             self.generation.set(Some(handle.generation()));
             self.fresh_until.set(handle.fresh_until());
         }
@@ -364,78 +338,9 @@ impl Spares {
         if generation.is_some() && self.generation.get() == generation {
             return;
         }
-        for cell in &self.handles {
-            drop(cell.take());
-        }
-        self.count.set(0);
+        self.handles.clear();
         self.generation.set(generation);
         self.fresh_until
             .set(token.map_or(Instant::ZERO, |t| t.fresh_until()));
-    }
-}
-
-/// Each thread's [`Spares`], owned by the cache.
-#[cfg(not(loom))]
-struct PerThread(thread_local::ThreadLocal<Spares>);
-
-#[cfg(not(loom))]
-impl PerThread {
-    fn new() -> Self {
-        PerThread(thread_local::ThreadLocal::new())
-    }
-
-    #[inline]
-    fn with<R>(&self, f: impl FnOnce(&Spares) -> R) -> R {
-        match self.0.get() {
-            Some(spares) => f(spares),
-            None => f(self.first_use()),
-        }
-    }
-
-    /// This thread's first read of the cache: its spares are made. Out of
-    /// line: the spares are several cache lines, and building them inline
-    /// would give every read a large, realigned stack frame.
-    #[cold]
-    #[inline(never)]
-    fn first_use(&self) -> &Spares {
-        self.0.get_or_default()
-    }
-}
-
-/// Loom's stand-in for `ThreadLocal` (whose thread ids loom's threads
-/// share): a loom thread-local map from a cache's id to its spares.
-#[cfg(loom)]
-struct PerThread {
-    id: u64,
-}
-
-#[cfg(loom)]
-loom::thread_local! {
-    static THREAD_SPARES: std::cell::RefCell<Vec<(u64, std::rc::Rc<Spares>)>> =
-        std::cell::RefCell::new(Vec::new());
-}
-
-#[cfg(loom)]
-impl PerThread {
-    fn new() -> Self {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        PerThread {
-            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        }
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&Spares) -> R) -> R {
-        let spares = THREAD_SPARES.with(|map| {
-            let mut map = map.borrow_mut();
-            match map.iter().find(|(id, _)| *id == self.id) {
-                Some((_, spares)) => std::rc::Rc::clone(spares),
-                None => {
-                    let spares = std::rc::Rc::new(Spares::default());
-                    map.push((self.id, std::rc::Rc::clone(&spares)));
-                    spares
-                }
-            }
-        });
-        f(&spares)
     }
 }

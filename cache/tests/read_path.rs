@@ -173,6 +173,23 @@ fn expired_token_is_not_served_after_address_reuse() {
 }
 
 #[test]
+fn a_cache_made_where_a_dropped_one_was_reads_its_own_token() {
+    // A thread remembers the last cache it read and its spares there
+    // (`per_thread.rs`), keyed by the cache's id: a cache freed and another
+    // made in the same memory must never be taken for the first, whose
+    // spares were freed with it.
+    let now = Instant::from_secs(1);
+    for i in 0..50 {
+        let secret = format!("token-{i}");
+        let shared = holding(&secret);
+        for _ in 0..3 {
+            assert_eq!(shared.cached(now).unwrap().secret(), secret);
+        }
+        drop(shared);
+    }
+}
+
+#[test]
 fn tokens_do_not_outlive_their_cache() {
     // Issue 8, defect 5: each thread's spares kept handles to the last
     // token it read after the cache was dropped, until the thread read
