@@ -3,9 +3,10 @@
 # handles (cache/src/handles.rs) and the per-thread memo of its spares
 # (cache/src/per_thread.rs). Runs their unit tests and the read path's
 # integration tests (threads, rotations, address reuse, caches freed and
-# made again) under Miri, which reports any use of freed memory, any
-# reference count taken back twice, and any pointer used beyond its
-# provenance.
+# made again) and those of `token()`'s future (whose slow path is dropped
+# out of line, by hand) under Miri, which reports any use of freed memory,
+# any reference count taken back twice, any pointer used beyond its
+# provenance, and any leak.
 #
 # Miri needs a nightly toolchain with the miri and rust-src components,
 # installed here with rustup (pinned by date: a known-good Miri). Where rustup cannot install them, the step
@@ -28,4 +29,5 @@ start=$(date +%s)
 cargo "+$TOOLCHAIN" miri setup >/dev/null 2>&1
 cargo "+$TOOLCHAIN" miri test -p freshen-cache --lib handles
 cargo "+$TOOLCHAIN" miri test -p freshen-cache --test read_path
+cargo "+$TOOLCHAIN" miri test -p freshen-cache --test token_future
 echo "miri: passed in $(( $(date +%s) - start )) s"

@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::future::Future;
+use core::mem::ManuallyDrop;
 use core::panic::AssertUnwindSafe;
 use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
@@ -222,11 +223,11 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     /// token exists does the caller wait — for the single attempt in
     /// flight, shared with every other waiter, and never past that
     /// attempt's deadline. Dropping this future never cancels the attempt.
-    #[inline]
+    #[inline(always)]
     pub fn token(&self) -> TokenFuture<'_> {
         match self.cached() {
             Some(token) => TokenFuture(Ok(token)),
-            None => TokenFuture(Err(self.slow_path())),
+            None => TokenFuture(Err(Some(ManuallyDrop::new(self.slow_path())))),
         }
     }
 
@@ -238,7 +239,7 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     }
 
     /// The token if it is fresh now: the lock-free read path, with no await.
-    #[inline]
+    #[inline(always)]
     pub fn cached(&self) -> Option<TokenRef<'_>> {
         self.revive_timer();
         let inner = &self.handle.inner;
@@ -333,7 +334,7 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
     /// Restarts the prefetch timer if its task was lost with its runtime:
     /// one relaxed load of a flag that is written only then; the swap lets
     /// one reader of many restart it.
-    #[inline]
+    #[inline(always)]
     fn revive_timer(&self) {
         let inner = &self.handle.inner;
         if inner.timer_lost.load(Ordering::Relaxed)
@@ -443,8 +444,13 @@ impl<S: TokenSource, R: Runtime> Cache<S, R> {
 /// through memory: the slow path is boxed twice (a thin pointer to the
 /// boxed `async` block), which costs one small allocation on a path that
 /// waits for the network anyway.
+///
+/// The slow path is kept out of the future's drop glue (an `Option` that
+/// [`Drop`] takes, in `ManuallyDrop`) and dropped out of line: the glue is
+/// then a branch and the ready token's check, small enough to inline into
+/// every caller. It is `None` only inside that drop.
 #[must_use = "a future does nothing unless polled"]
-pub struct TokenFuture<'a>(Result<TokenRef<'a>, Box<SlowPath<'a>>>);
+pub struct TokenFuture<'a>(Result<TokenRef<'a>, Option<ManuallyDrop<Box<SlowPath<'a>>>>>);
 
 type SlowPath<'a> = Pin<Box<dyn Future<Output = Result<TokenRef<'a>, Error>> + Send + 'a>>;
 
@@ -458,9 +464,26 @@ impl<'a> Future for TokenFuture<'a> {
                 Some(token) => Ok(token),
                 None => Err(polled_after_ready()),
             }),
-            Err(slow) => poll_slow(slow, cx),
+            Err(Some(slow)) => poll_slow(slow, cx),
+            // Only `drop` takes the slow path out, so never seen here.
+            Err(None) => Poll::Ready(Err(polled_after_ready())),
         }
     }
+}
+
+impl Drop for TokenFuture<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Err(slow) = &mut self.0 {
+            drop_slow(slow.take().map(ManuallyDrop::into_inner));
+        }
+    }
+}
+
+/// Drops a waiting future's boxed slow path: out of line, see [`TokenFuture`].
+#[inline(never)]
+fn drop_slow(slow: Option<Box<SlowPath<'_>>>) {
+    drop(slow);
 }
 
 /// Polled again after it was ready: a misuse of the future, told as an

@@ -47,7 +47,7 @@ impl<T: Send + Default> PerThread<T> {
 
     /// Calls `f` with this thread's value, made with `T::default()` on
     /// the thread's first use.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         let (id, entry) = LAST.get();
         if id == self.id {

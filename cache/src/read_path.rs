@@ -117,7 +117,7 @@ impl ReadPath {
     /// A handle to the published token if it is fresh at `now`: one of
     /// this thread's spares, or a new handle from the cell, which the
     /// spares then follow.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_fresh(&self, now: Instant) -> Option<Arc<Token>> {
         let Some(spares) = &self.spares else {
             return self.take_shared(now);

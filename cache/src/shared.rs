@@ -188,7 +188,7 @@ impl Shared {
     /// `now`. No lock, no allocation, no waiting — and in the steady state
     /// no atomic read-modify-write either: the handle comes from this
     /// thread's spares and goes back to a thread's spares when dropped.
-    #[inline]
+    #[inline(always)]
     pub fn cached(&self, now: Instant) -> Option<TokenRef<'_>> {
         let token = self.read_path.take_fresh(now);
         // The one addition of the `metrics` feature to the read path.

@@ -87,3 +87,86 @@ fn polling_again_after_the_token_was_handed_out_is_an_error_not_a_panic() {
     // The token handed out first is untouched by the misuse.
     assert_eq!(token.secret(), "t1");
 }
+
+/// Never answers: the attempt stays in flight.
+struct Silent;
+
+impl TokenSource for Silent {
+    async fn fetch(&self) -> Result<Fetched, Error> {
+        std::future::pending().await
+    }
+}
+
+/// Keeps every spawned task (so an attempt stays in flight) and counts the
+/// sleeps it made and the ones dropped since. A kept attempt holds the
+/// cache, whose runtime holds the task: the test lets the tasks go at its
+/// end.
+#[derive(Default)]
+struct Keeping {
+    tasks: Arc<std::sync::Mutex<Vec<BoxTask>>>,
+    sleeps: Arc<AtomicUsize>,
+    sleeps_dropped: Arc<AtomicUsize>,
+}
+
+/// Bumps its counter when dropped.
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Clock for Keeping {
+    fn now(&self) -> Instant {
+        Instant::ZERO
+    }
+}
+
+impl Runtime for Keeping {
+    fn spawn(&self, mut task: BoxTask) {
+        let _ = task.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+    }
+    fn sleep(&self, _: Duration) -> BoxTask {
+        self.sleeps.fetch_add(1, Ordering::SeqCst);
+        let dropped = CountDrop(Arc::clone(&self.sleeps_dropped));
+        Box::pin(async move {
+            let _dropped = dropped;
+            std::future::pending::<()>().await;
+        })
+    }
+}
+
+#[test]
+fn a_future_dropped_while_it_waits_frees_its_wait() {
+    let runtime = Keeping::default();
+    let tasks = Arc::clone(&runtime.tasks);
+    let dropped = Arc::clone(&runtime.sleeps_dropped);
+    let made = Arc::clone(&runtime.sleeps);
+    let cache = Cache::new(Silent, runtime);
+    let mut future = Box::pin(cache.token());
+    assert!(
+        poll(future.as_mut()).is_pending(),
+        "the source never answers"
+    );
+    let (made_by_poll, dropped_before) =
+        (made.load(Ordering::SeqCst), dropped.load(Ordering::SeqCst));
+    assert!(made_by_poll >= 1, "the waiter's timer");
+    drop(future);
+    // The waiter's timer went with the future: a slow path left behind
+    // would keep it (and the attempt's slot) alive for ever. The attempt,
+    // still in flight, keeps its own.
+    assert_eq!(dropped.load(Ordering::SeqCst), dropped_before + 1);
+    assert_eq!(
+        made.load(Ordering::SeqCst),
+        made_by_poll,
+        "nothing new made"
+    );
+    drop(cache);
+    let kept = std::mem::take(&mut *tasks.lock().unwrap_or_else(|e| e.into_inner()));
+    drop(kept);
+}
