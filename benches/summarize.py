@@ -28,7 +28,7 @@ CONTROL = {
     "handoff": "control: a word through the ring (no token)",
     "tasks": "control: yield_now() with no token",
 }
-CASE_ORDER = ["1 thread", "2 threads", "one way", "both ways"]
+CASE_ORDER = ["1 thread", "2 threads", "one way", "both ways", "one way, batches of 64"]
 # Peers for the ≥ 10× target (the baselines and controls are not).
 PEERS = ("aws-smithy-runtime", "google-cloud-auth", "azure_core BearerTokenAuthorizationPolicy")
 

@@ -19,6 +19,8 @@
 //!   - `one way`: thread A takes and sends, thread B receives and drops.
 //!   - `both ways`: each thread takes and sends, and drops what it receives,
 //!     with 16 tokens in flight each way.
+//!   - `one way, batches of 64`: as `one way`, with the tokens sent 64 at a
+//!     time, so the ring's per-token cost is out of the measurement.
 //! - `tasks`: the async read awaited inside tasks on a tokio multi-thread
 //!   runtime (2 workers, 8 tasks per worker), each task holding its token
 //!   across a `yield_now().await` before dropping it; ns per read per
@@ -61,6 +63,10 @@ const LIFETIME: Duration = Duration::from_secs(3600);
 const RING: usize = 64;
 /// Tokens in flight each way in the `both ways` hand-off.
 const IN_FLIGHT: usize = 16;
+/// Tokens per batch in the `one way, batches of 64` hand-off.
+const BATCH: usize = 64;
+/// Batches in flight (and batch buffers) in that hand-off.
+const BATCHES: usize = 4;
 /// Workers of the runtime the `tasks` group runs on (one per core here).
 const WORKERS: usize = 2;
 /// Tasks per worker in the `tasks` group, each holding a token at a time.
@@ -244,6 +250,65 @@ fn both_ways<L, T: Send>(
         let times = threads.map(|t| t.join().expect("bench thread"));
         Timed::of(&times)
     })
+}
+
+/// `one way`, with the tokens moved in batches of [`BATCH`]: thread A takes
+/// a batch and sends it, thread B receives it and drops every token in it,
+/// and sends the emptied buffer back. The transport costs one ring
+/// hand-over per [`BATCH`] tokens, so what is left is the contender's own
+/// take on one thread and drop on the other: the ring's per-token cost,
+/// which dominates `one way` on a machine where a cache line takes ~50 ns
+/// between cores, is taken out of the measurement rather than subtracted.
+fn one_way_batched<L, T: Send>(
+    iters: u64,
+    rt: &tokio::runtime::Handle,
+    local: Local<'_, L>,
+    take: Take<'_, L, T>,
+) -> Timed {
+    let (mut full, mut empty) = (ring::Ring::new(RING), ring::Ring::new(RING));
+    let (mut full_tx, mut full_rx) = full.split();
+    let (mut empty_tx, mut empty_rx) = empty.split();
+    for _ in 0..BATCHES {
+        empty_tx.push(Vec::<T>::with_capacity(BATCH));
+    }
+    let batches = iters.div_ceil(BATCH as u64);
+    let barrier = &Barrier::new(2);
+    let timed = std::thread::scope(|s| {
+        let a = s.spawn(move || {
+            let _rt = rt.enter();
+            let mut l = local();
+            drop(take(&mut l));
+            barrier.wait();
+            timed(|| {
+                for _ in 0..batches {
+                    let mut batch = empty_rx.pop();
+                    for _ in 0..BATCH {
+                        batch.push(take(&mut l));
+                    }
+                    full_tx.push(batch);
+                }
+            })
+        });
+        let b = s.spawn(move || {
+            let _rt = rt.enter();
+            barrier.wait();
+            timed(|| {
+                for _ in 0..batches {
+                    let mut batch = full_rx.pop();
+                    batch.clear();
+                    empty_tx.push(batch);
+                }
+            })
+        });
+        let times = [a, b].map(|t| t.join().expect("bench thread"));
+        Timed::of(&times)
+    });
+    // Scaled to `iters` tokens from the `batches * BATCH` moved.
+    let scale = iters as f64 / (batches * BATCH as u64) as f64;
+    Timed {
+        wall: timed.wall.mul_f64(scale),
+        ..timed
+    }
 }
 
 /// A task of the `tasks` group, made by [`hold_across_yield!`].
@@ -438,6 +503,10 @@ impl Bench<'_> {
         });
         self.bench("handoff", name, Some("both ways"), |iters| {
             both_ways(iters, &rt, &local, &take)
+        });
+        let batched = format!("one way, batches of {BATCH}");
+        self.bench("handoff", name, Some(&batched), |iters| {
+            one_way_batched(iters, &rt, &local, &take)
         });
     }
 
