@@ -1,6 +1,7 @@
 //! `Cache::token`'s future: the fresh path ready at once, the slow path
-//! waiting for the attempt, and a second poll after the token was handed
-//! out told as an error, never a panic.
+//! waiting for the attempt, a second poll after the token was handed out
+//! told as an error, never a panic, and a waiting future's drop freeing
+//! what it waited with (its slow path is dropped by hand, out of line).
 #![allow(clippy::panic, missing_docs)]
 
 use std::future::Future;
